@@ -64,37 +64,49 @@ def split_lines(text: str) -> list[str]:
     return text.split("\n")
 
 
-def check_labels(labels: Any, n_lines: int, *, source: str | None, line: int | None,
-                 page: str) -> list[int]:
+def check_labels(
+    labels: Any, n_lines: int, *, source: str | None, line: int | None, page: str
+) -> list[int]:
     """Validate a ``boilerplate`` list: same length as ``lines``, values 0/1 only."""
     if not isinstance(labels, list):
         raise DataError("'boilerplate' must be a list of 0/1", source=source, line=line, page=page)
     if len(labels) != n_lines:
         raise DataError(
             f"'lines' has {n_lines} entries but 'boilerplate' has {len(labels)}",
-            source=source, line=line, page=page,
+            source=source,
+            line=line,
+            page=page,
         )
     out: list[int] = []
     for i, value in enumerate(labels):
         if isinstance(value, bool) or value not in (0, 1):
             raise DataError(
                 f"label {value!r} at line index {i} is not 0 or 1",
-                source=source, line=line, page=page,
+                source=source,
+                line=line,
+                page=page,
             )
         out.append(int(value))
     return out
 
 
-def page_from_record(record: Any, *, source: str | None = None, line: int | None = None,
-                     default_id: str | None = None, require_labels: bool = False) -> Page:
+def page_from_record(
+    record: Any,
+    *,
+    source: str | None = None,
+    line: int | None = None,
+    default_id: str | None = None,
+    require_labels: bool = False,
+) -> Page:
     """Build a :class:`Page` from a JSON object, validating it.
 
     Accepts ``lines`` (a list of strings) or ``text`` (one string, split into lines).
     ``boilerplate`` is optional unless ``require_labels``.
     """
     if not isinstance(record, dict):
-        raise DataError(f"expected a JSON object, got {type(record).__name__}",
-                        source=source, line=line)
+        raise DataError(
+            f"expected a JSON object, got {type(record).__name__}", source=source, line=line
+        )
     page_id = record.get("id", default_id)
     if page_id is None:
         raise DataError("record has no 'id'", source=source, line=line)
@@ -102,8 +114,9 @@ def page_from_record(record: Any, *, source: str | None = None, line: int | None
     if "lines" in record:
         lines = record["lines"]
         if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
-            raise DataError("'lines' must be a list of strings", source=source, line=line,
-                            page=page_id)
+            raise DataError(
+                "'lines' must be a list of strings", source=source, line=line, page=page_id
+            )
     elif "text" in record:
         text = record["text"]
         if text is None:
@@ -112,15 +125,16 @@ def page_from_record(record: Any, *, source: str | None = None, line: int | None
             raise DataError("'text' must be a string", source=source, line=line, page=page_id)
         lines = split_lines(text)
     else:
-        raise DataError("record has neither 'lines' nor 'text'", source=source, line=line,
-                        page=page_id)
+        raise DataError(
+            "record has neither 'lines' nor 'text'", source=source, line=line, page=page_id
+        )
     labels = None
     if record.get("boilerplate") is not None:
-        labels = check_labels(record["boilerplate"], len(lines), source=source, line=line,
-                              page=page_id)
+        labels = check_labels(
+            record["boilerplate"], len(lines), source=source, line=line, page=page_id
+        )
     elif require_labels:
-        raise DataError("page has no 'boilerplate' labels", source=source, line=line,
-                        page=page_id)
+        raise DataError("page has no 'boilerplate' labels", source=source, line=line, page=page_id)
     lang = record.get("lang")
     src = record.get("source")
     extra = {k: v for k, v in record.items() if k not in RESERVED_KEYS}

@@ -1,0 +1,166 @@
+"""The Python API: train, evaluate and predict, the three jobs of the CLI.
+
+Inputs are either :class:`~bpclf.pages.Page` objects or paths (files, directories,
+``-`` for stdin), read with :func:`bpclf.readers.read_pages`. The CLI only parses options
+and formats output around these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bpclf.baselines import BASELINES
+from bpclf.config import Config, load_config
+from bpclf.errors import DataError, ModelError
+from bpclf.metrics import evaluate_system
+from bpclf.model import BoilerplateClassifier
+from bpclf.pages import Page
+from bpclf.readers import read_pages
+from bpclf.resources import default_model_path
+
+log = logging.getLogger("bpclf")
+
+PageSource = str | Path | Page
+Progress = Callable[[int], None]
+
+
+def _as_pages(data: Iterable[PageSource] | str | Path, *, require_labels: bool,
+              **read_options: Any) -> Iterator[Page]:
+    """Pages from a mix of Page objects and paths, in order."""
+    if isinstance(data, str | Path):
+        data = [data]
+    pending: list[str] = []
+    for item in data:
+        if isinstance(item, Page):
+            if pending:
+                yield from read_pages(pending, require_labels=require_labels, **read_options)
+                pending = []
+            if require_labels and item.labels is None:
+                raise DataError("page has no labels", page=item.id)
+            yield item
+        else:
+            pending.append(str(item))
+    if pending:
+        yield from read_pages(pending, require_labels=require_labels, **read_options)
+
+
+def load_model(model: str | Path | BoilerplateClassifier | None = None) -> BoilerplateClassifier:
+    """A fitted classifier: the given one, one loaded from a path, or the shipped default."""
+    if isinstance(model, BoilerplateClassifier):
+        return model
+    path = Path(model) if model is not None else default_model_path()
+    if not path.exists():
+        hint = "" if model is not None else " (the default model; run scripts/build_default_model.py)"
+        raise ModelError(f"model file not found{hint}", source=str(path))
+    return BoilerplateClassifier.load(path)
+
+
+def train(data: Iterable[PageSource] | str | Path, *, config: Config | str | Path | None = None,
+          output: str | Path | None = None, progress: Progress | None = None,
+          **read_options: Any) -> BoilerplateClassifier:
+    """Train a classifier on labelled pages; write it to ``output`` when given."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    pages = list(_as_pages(data, require_labels=True, **read_options))
+    model = BoilerplateClassifier(config).fit(pages, progress=progress)
+    if output is not None:
+        model.save(output)
+    return model
+
+
+@dataclass
+class Evaluation:
+    """Scores of the model and the baselines on the same lines."""
+
+    results: list[dict[str, Any]]  # model first, then baselines (see bpclf.metrics)
+    y_true: np.ndarray
+    proba: np.ndarray
+    threshold: float
+    feature_names: list[str]
+    importances: np.ndarray
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.results[0]
+
+
+def evaluate(data: Iterable[PageSource] | str | Path,
+             model: str | Path | BoilerplateClassifier | None = None, *,
+             threshold: float | None = None, progress: Progress | None = None,
+             batch_lines: int = 50_000, **read_options: Any) -> Evaluation:
+    """Score a model (and the built-in baselines) on labelled pages."""
+    clf = load_model(model)
+    t = clf.threshold_ if threshold is None else threshold
+    y, proba, char_len, langs, sources = [], [], [], [], []
+    base_pred: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
+    for batch in batched(_as_pages(data, require_labels=True, **read_options), batch_lines):
+        proba.extend(clf.predict_proba(batch))
+        for name, system in BASELINES.items():
+            base_pred[name].extend(system(batch))
+        page_langs = clf.extractor_.page_languages(batch)
+        for page, lang in zip(batch, page_langs, strict=True):
+            y.append(np.asarray(page.labels, dtype=np.int8))
+            char_len.append(np.fromiter(map(len, page.lines), dtype=np.int64, count=len(page)))
+            langs.extend([page.lang or lang or "unknown"] * len(page))
+            sources.extend([page.source or "unknown"] * len(page))
+        if progress:
+            progress(len(batch))
+    if not y or sum(map(len, y)) == 0:
+        raise DataError("no labelled lines to evaluate")
+    yt, pr, cl = np.concatenate(y), np.concatenate(proba), np.concatenate(char_len)
+    results = [evaluate_system("bpclf", yt, (pr >= t).astype(int), pr, cl, langs, sources)]
+    for name, preds in base_pred.items():
+        results.append(evaluate_system(name, yt, np.concatenate(preds), None, cl, langs, sources))
+    return Evaluation(results, yt, pr, float(t), list(clf.feature_names_),
+                      clf.feature_importances())
+
+
+@dataclass
+class Prediction:
+    """One page with a label and a P(boilerplate) per line."""
+
+    page: Page
+    labels: np.ndarray
+    proba: np.ndarray
+
+    @property
+    def content_lines(self) -> list[str]:
+        return [line for line, lab in zip(self.page.lines, self.labels, strict=True) if not lab]
+
+
+def batched(pages: Iterable[Page], batch_lines: int) -> Iterator[list[Page]]:
+    """Group pages into batches of about ``batch_lines`` lines (never splitting a page)."""
+    batch: list[Page] = []
+    size = 0
+    for page in pages:
+        batch.append(page)
+        size += len(page)
+        if size >= batch_lines:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def predict(data: Iterable[PageSource] | str | Path,
+            model: str | Path | BoilerplateClassifier | None = None, *,
+            threshold: float | None = None, batch_lines: int = 50_000,
+            **read_options: Any) -> Iterator[Prediction]:
+    """Classify every line of every page, streaming: pages come back in input order."""
+    clf = load_model(model)
+    t = clf.threshold_ if threshold is None else threshold
+    for batch in batched(_as_pages(data, require_labels=False, **read_options), batch_lines):
+        for page, proba in zip(batch, clf.predict_proba(batch), strict=True):
+            yield Prediction(page, (proba >= t).astype(np.int8), proba)
+
+
+def predict_pages(pages: Sequence[Page], model: BoilerplateClassifier | str | Path | None = None,
+                  threshold: float | None = None) -> list[Prediction]:
+    """Non-streaming convenience: predictions for a list of pages."""
+    return list(predict(pages, model, threshold=threshold))

@@ -1,0 +1,81 @@
+"""Character classes of a whole batch of text as a numpy array.
+
+Lines are joined into one string, encoded as UTF-32 and viewed as an array of code
+points; a lookup table gives each code point a set of class bits (letter, upper, digit,
+space, punctuation, ...). Per-line counts are then differences of cumulative sums at
+the line offsets, so no Python code runs per character or per line.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+
+LETTER = 1
+UPPER = 2
+LOWER = 4
+DIGIT = 8
+SPACE = 16
+PUNCT = 32
+SYMBOL = 64
+MARK = 128
+
+#: Sentence-final punctuation, ASCII and the CJK / other-script forms.
+TERMINAL = ".!?…。！？؟।‼⁇⁈⁉;"
+#: Characters skipped when looking for a line's last "real" character.
+CLOSERS = "\"'”’»«)]}´`›‹“‘"
+#: Separators and bullets typical of menus, breadcrumbs and listings.
+SEPARATORS = "|»«·•>›‹◦▪►▸→←‣⁃∙★☆/\\–—:"
+#: Characters that mark a bulleted line when they start it.
+BULLETS = "-*•·◦▪►▸→‣⁃∙>»›+–—|#"
+
+
+@lru_cache(maxsize=1)
+def class_table() -> np.ndarray:
+    """Class bits for every code point of the Basic Multilingual Plane."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for cp in range(0x10000):
+        ch = chr(cp)
+        cat = unicodedata.category(ch)
+        bits = 0
+        if cat[0] == "L":
+            bits |= LETTER
+            if cat == "Lu" or cat == "Lt":
+                bits |= UPPER
+            elif cat == "Ll":
+                bits |= LOWER
+        elif cat == "Nd" or cat == "No" or cat == "Nl":
+            bits |= DIGIT
+        elif cat[0] == "Z" or ch in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85":
+            bits |= SPACE
+        elif cat[0] == "P":
+            bits |= PUNCT
+        elif cat[0] == "S":
+            bits |= SYMBOL
+        elif cat[0] == "M":
+            bits |= MARK
+        table[cp] = bits
+    return table
+
+
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as uint32 (lone surrogates kept as their values)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def classify(cp: np.ndarray) -> np.ndarray:
+    """Class bits per code point; beyond the BMP: CJK extensions are letters, rest symbols."""
+    table = class_table()
+    bits = table[np.minimum(cp, 0xFFFF)]
+    high = cp > 0xFFFF
+    if high.any():
+        cjk = (cp >= 0x20000) & (cp < 0x40000)
+        bits = np.where(high, np.where(cjk, LETTER, SYMBOL), bits).astype(np.uint8)
+    return bits
+
+
+def member_mask(cp: np.ndarray, chars: str) -> np.ndarray:
+    """Boolean mask: which code points are in ``chars``."""
+    return np.isin(cp, np.array([ord(c) for c in chars], dtype=np.uint32))

@@ -1,0 +1,137 @@
+"""The TOML configuration: feature settings and model hyperparameters.
+
+A config is read once, validated (unknown keys and wrong types are errors, so a typo
+never silently falls back to a default) and stored inside every model it trains, so a
+model always knows how its features were computed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bpclf.errors import UsageError
+from bpclf.resources import configs_dir, default_config_path
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    max_line_chars: int = 100_000
+    short_line_words: int = 4
+    context_window: int = 3
+    context_features: tuple[str, ...] = (
+        "log_chars",
+        "n_words",
+        "ends_terminal",
+        "stopword_share",
+        "title_share",
+        "phrase_count",
+        "letter_share",
+        "digit_share",
+        "short",
+        "punct_share",
+    )
+    max_distance: int = 30
+    lexicon: str = "phrases.tsv"
+    appeal_categories: tuple[str, ...] = ("appeal", "subscribe", "legal", "account")
+    stopwords_dir: str = "stopwords"
+    langid_chars: int = 3000
+    langid_min_hits: int = 3
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    learning_rate: float = 0.06
+    max_iter: int = 600
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 1.0
+    max_features: float = 0.5
+    class_weight: str | None = "balanced"
+    validation_fraction: float = 0.2
+    n_iter_no_change: int = 30
+    refit_on_all: bool = True
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    #: Directory against which relative resource paths are resolved first.
+    base_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form stored in model files (without the local ``base_dir``)."""
+        return {"features": _plain(asdict(self.features)), "model": _plain(asdict(self.model))}
+
+    def resolve(self, name: str) -> Path:
+        """Resolve a resource path: absolute, next to the config file, or bundled."""
+        path = Path(name)
+        if path.is_absolute():
+            return path
+        if self.base_dir is not None and (Path(self.base_dir) / path).exists():
+            return Path(self.base_dir) / path
+        return configs_dir() / path
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def _build(cls: type, values: dict[str, Any], section: str, source: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise UsageError(f"unknown config key '{section}.{key}'", source=source)
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"'{section}.{key}' must be a list of strings", source=source)
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise UsageError(f"'{section}.{key}' must be true or false", source=source)
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(f"'{section}.{key}' must be a number", source=source)
+            if isinstance(default, int) and not isinstance(value, int):
+                raise UsageError(f"'{section}.{key}' must be an integer", source=source)
+        elif default is not None and not isinstance(value, type(default)):
+            raise UsageError(f"'{section}.{key}' has the wrong type", source=source)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(
+    data: dict[str, Any], *, source: str = "<config>", base_dir: str | None = None
+) -> Config:
+    """Validate a parsed config mapping (as found in a TOML file or a model file)."""
+    unknown = set(data) - {"features", "model"}
+    if unknown:
+        raise UsageError(f"unknown config section '{sorted(unknown)[0]}'", source=source)
+    feats = _build(FeatureConfig, data.get("features", {}), "features", source)
+    model = _build(ModelConfig, data.get("model", {}), "model", source)
+    if feats.context_window < 0 or feats.max_distance < 1 or feats.short_line_words < 0:
+        raise UsageError(
+            "features.context_window/max_distance/short_line_words out of range", source=source
+        )
+    if not 0.0 < model.validation_fraction < 1.0:
+        raise UsageError("model.validation_fraction must be between 0 and 1", source=source)
+    return Config(features=feats, model=model, base_dir=base_dir)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a TOML config; ``None`` means the bundled configs/default.toml."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError("config file not found", source=str(path)) from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read config: {exc}", source=str(path)) from None
+    return config_from_dict(data, source=str(path), base_dir=str(path.parent))

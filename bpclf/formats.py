@@ -1,0 +1,224 @@
+"""The two labelled-page formats and their conversion.
+
+JSONL: one JSON object per line (``id``, ``lines``, ``boilerplate``, optional ``lang``,
+``source`` and any other keys, which are kept).
+
+Labelled text, for people who label in an editor::
+
+    # comments start with '#'
+    @page {"id": "page-1", "lang": "en"}
+    C	An article paragraph.
+    B 0.97	Share on Facebook
+
+A page starts with ``@page`` and a JSON object holding its id and other keys. Every
+following line is a marker, a TAB, then the line's text verbatim. Markers: ``C`` content,
+``B`` boilerplate, ``?`` not labelled yet; an optional probability after the marker is
+shown for the labeller and ignored when reading. A ``j`` after the marker (``Cj``, ``Bj``)
+means the text is a JSON string literal: used only for lines that contain line breaks,
+so both formats convert into each other without loss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from bpclf.errors import DataError
+from bpclf.pages import RESERVED_KEYS, Page, check_labels, page_from_record
+
+log = logging.getLogger("bpclf")
+
+PAGE_HEADER = "@page "
+MARKERS = {"C": 0, "B": 1, "?": None}
+_LABEL_MARK = {0: "C", 1: "B", None: "?"}
+#: Characters that some reader or editor treats as a line break; lines with them are escaped.
+_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def decode_bytes(data: bytes, source: str) -> str:
+    """UTF-8 text; invalid bytes become U+FFFD with a warning naming the file."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        log.warning(
+            "%s: invalid UTF-8 at byte %d; undecodable bytes replaced by U+FFFD", source, exc.start
+        )
+        return data.decode("utf-8", errors="replace")
+
+
+def read_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("is a directory", source=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from None
+
+
+# -- JSONL --------------------------------------------------------------------------------
+def parse_jsonl(text: str, source: str, *, require_labels: bool = False) -> Iterator[Page]:
+    """Pages of a JSONL document; blank lines are skipped, bad lines are errors."""
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"malformed JSON: {exc.msg} (column {exc.colno})", source=source, line=lineno
+            ) from None
+        yield page_from_record(
+            record,
+            source=source,
+            line=lineno,
+            default_id=f"{source}:{lineno}",
+            require_labels=require_labels,
+        )
+
+
+def page_json(page: Page, proba: Iterable[float] | None = None, digits: int = 4) -> str:
+    """One JSONL line for a page (with ``boilerplate_proba`` when given)."""
+    record: dict[str, Any] = page.to_record()
+    if proba is not None:
+        record["boilerplate_proba"] = [round(float(p), digits) for p in proba]
+    return json.dumps(record, ensure_ascii=False)
+
+
+# -- labelled text ------------------------------------------------------------------------
+def format_labelled(
+    page: Page, labels: Iterable[int] | None = None, proba: Iterable[float] | None = None
+) -> str:
+    """A page in the labelled-text format (``labels`` default to the page's own)."""
+    header = {"id": page.id}
+    if page.lang is not None:
+        header["lang"] = page.lang
+    if page.source is not None:
+        header["source"] = page.source
+    header.update({k: v for k, v in page.extra.items() if k not in RESERVED_KEYS})
+    out = [PAGE_HEADER + json.dumps(header, ensure_ascii=False)]
+    labs = list(labels) if labels is not None else page.labels
+    probs = list(proba) if proba is not None else None
+    for i, line in enumerate(page.lines):
+        mark = _LABEL_MARK[None if labs is None else int(labs[i])]
+        if probs is not None:
+            mark += f" {float(probs[i]):.2f}"
+        if _BREAKS.search(line):
+            mark = mark[0] + "j" + mark[1:]
+            line = json.dumps(line, ensure_ascii=False)
+        out.append(f"{mark}\t{line}")
+    return "\n".join(out) + "\n"
+
+
+def _parse_marker(token: str, source: str, lineno: int) -> tuple[int | None, bool]:
+    parts = token.split()
+    head = parts[0] if parts else ""
+    escaped = len(head) == 2 and head[1] in "jJ"
+    key = head[:1].upper() if len(head) in (1, 2) and (len(head) == 1 or escaped) else None
+    if key not in MARKERS or len(parts) > 2:
+        raise DataError(
+            f"expected a marker C, B or ? before the TAB, got {token[:20]!r}",
+            source=source,
+            line=lineno,
+        )
+    if len(parts) == 2:
+        try:
+            float(parts[1])
+        except ValueError:
+            raise DataError(
+                f"bad probability {parts[1]!r} after the marker", source=source, line=lineno
+            ) from None
+    return MARKERS[key], escaped
+
+
+def parse_labelled_text(text: str, source: str, *, require_labels: bool = False) -> Iterator[Page]:
+    """Pages of a labelled-text document."""
+    page: Page | None = None
+    labels: list[int | None] = []
+    header_line = 0
+
+    def finish() -> Page | None:
+        if page is None:
+            return None
+        if any(v is None for v in labels):
+            if require_labels:
+                idx = labels.index(None)
+                raise DataError(
+                    f"line {idx + 1} of the page has no label (marker '?')",
+                    source=source,
+                    line=header_line + idx + 1,
+                    page=page.id,
+                )
+            page.labels = None
+        else:
+            page.labels = check_labels(
+                labels, len(page.lines), source=source, line=header_line, page=page.id
+            )
+        return page
+
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if line.startswith(PAGE_HEADER.strip()):
+            done = finish()
+            if done is not None:
+                yield done
+            header = _parse_header(line, source, lineno)
+            page = page_from_record({**header, "lines": []}, source=source, line=lineno)
+            labels, header_line = [], lineno
+            continue
+        if not line.strip() or line.startswith("#"):
+            continue
+        if page is None:
+            raise DataError("text before the first '@page' header", source=source, line=lineno)
+        marker, sep, body = line.partition("\t")
+        label, escaped = _parse_marker(marker, source, lineno)
+        if escaped:
+            try:
+                body = json.loads(body)
+            except json.JSONDecodeError:
+                body = None
+            if not isinstance(body, str):
+                raise DataError(
+                    "escaped line ('j' marker) is not a JSON string", source=source, line=lineno
+                )
+        page.lines.append(body if sep else "")
+        labels.append(label)
+    done = finish()
+    if done is not None:
+        yield done
+
+
+def _parse_header(line: str, source: str, lineno: int) -> dict[str, Any]:
+    rest = line[len(PAGE_HEADER.strip()) :].strip()
+    try:
+        header = json.loads(rest)
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or "id" not in header:
+        raise DataError(
+            "'@page' must be followed by a JSON object with an \"id\"", source=source, line=lineno
+        )
+    if "lines" in header or "boilerplate" in header:
+        raise DataError(
+            "'@page' header must not contain 'lines' or 'boilerplate'", source=source, line=lineno
+        )
+    return header
+
+
+def looks_labelled_text(text: str) -> bool:
+    """True when the first non-comment, non-blank line is an ``@page`` header."""
+    for line in text.split("\n", 200)[:200]:
+        if not line.strip() or line.startswith("#"):
+            continue
+        return line.startswith(PAGE_HEADER.strip())
+    return False
+
+
+def write_lines(out: IO[str], chunks: Iterable[str]) -> None:
+    for chunk in chunks:
+        out.write(chunk)

@@ -1,0 +1,132 @@
+"""The appeal / boilerplate phrase lexicon and its matcher.
+
+The lexicon is a TSV file (``phrase<TAB>lang<TAB>category``, ``#`` comments) that users
+extend by hand or with mined phrases. All phrases of all languages are compiled into one
+case-insensitive pattern and matched in one pass over a whole batch of lines; per line
+we get the number of matches, the characters they cover and the matches per category.
+A trained model stores the lexicon it was trained with, so predictions never depend on
+a file that changed after training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from bpclf.errors import DataError
+from bpclf.wordlists import compile_word_list, normalise_phrase
+
+HEADER = ("phrase", "lang", "category")
+
+
+@dataclass(frozen=True)
+class PhraseMatches:
+    """Per-line results of matching the lexicon against a batch of lines."""
+
+    count: np.ndarray  # (n_lines,) number of phrase matches
+    covered: np.ndarray  # (n_lines,) characters covered by matches
+    by_category: np.ndarray  # (n_lines, n_categories) matches per category
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """An immutable list of (phrase, lang, category) entries."""
+
+    entries: tuple[tuple[str, str, str], ...]
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[str]]) -> Lexicon:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for phrase, lang, category in rows:
+            key = (normalise_phrase(phrase), lang.strip())
+            if not key[0] or key in seen:
+                continue
+            seen.add(key)
+            out.append((key[0], key[1], category.strip()))
+        return cls(tuple(out))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Lexicon:
+        """Read a lexicon TSV; malformed rows are errors naming the file and line."""
+        rows = []
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataError("lexicon file not found", source=str(path)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read lexicon: {exc}", source=str(path)) from None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split("\t")
+            if tuple(p.strip() for p in parts) == HEADER:
+                continue
+            if len(parts) != 3 or not all(p.strip() for p in parts):
+                raise DataError(
+                    "expected 'phrase<TAB>lang<TAB>category'", source=str(path), line=lineno
+                )
+            rows.append(parts)
+        return cls.from_rows(rows)
+
+    def to_tsv(self) -> str:
+        lines = ["\t".join(HEADER)]
+        lines += ["\t".join(e) for e in self.entries]
+        return "\n".join(lines) + "\n"
+
+    def merged(self, other: Lexicon) -> Lexicon:
+        return Lexicon.from_rows(self.entries + other.entries)
+
+    @cached_property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(sorted({c for _, _, c in self.entries}))
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        return compile_word_list(p for p, _, _ in self.entries)
+
+    @cached_property
+    def _category_of(self) -> dict[str, int]:
+        index = {c: i for i, c in enumerate(self.categories)}
+        out: dict[str, int] = {}
+        for phrase, _, category in self.entries:
+            out.setdefault(phrase.casefold(), index[category])
+        return out
+
+    def match_lines(self, text: str, starts: np.ndarray, n_lines: int) -> PhraseMatches:
+        """Match against ``text``: the lines joined by ``\\n``, line i starting at ``starts[i]``.
+
+        One regex pass over the whole batch; match positions are mapped to lines with a
+        binary search over the line offsets.
+        """
+        n_cat = len(self.categories)
+        count = np.zeros(n_lines, dtype=np.float64)
+        covered = np.zeros(n_lines, dtype=np.float64)
+        by_cat = np.zeros((n_lines, max(n_cat, 1)), dtype=np.float64)
+        if self._pattern is None or n_lines == 0:
+            return PhraseMatches(count, covered, by_cat[:, :n_cat])
+        spans = [m.span() for m in self._pattern.finditer(text)]
+        if not spans:
+            return PhraseMatches(count, covered, by_cat[:, :n_cat])
+        pos = np.array(spans, dtype=np.int64)
+        line = np.searchsorted(starts, pos[:, 0], side="right") - 1
+        lookup = self._category_of
+        cats = np.fromiter(
+            (lookup.get(normalise_phrase(text[a:b]).casefold(), 0) for a, b in spans),
+            dtype=np.int64,
+            count=len(spans),
+        )
+        count += np.bincount(line, minlength=n_lines)
+        covered += np.bincount(line, weights=pos[:, 1] - pos[:, 0], minlength=n_lines)
+        np.add.at(by_cat, (line, cats), 1.0)
+        return PhraseMatches(count, covered, by_cat[:, :n_cat])
+
+
+def load_lexicon(path: str | Path) -> Lexicon:
+    return Lexicon.from_file(path)
