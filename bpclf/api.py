@@ -30,8 +30,9 @@ PageSource = str | Path | Page
 Progress = Callable[[int], None]
 
 
-def _as_pages(data: Iterable[PageSource] | str | Path, *, require_labels: bool,
-              **read_options: Any) -> Iterator[Page]:
+def _as_pages(
+    data: Iterable[PageSource] | str | Path, *, require_labels: bool, **read_options: Any
+) -> Iterator[Page]:
     """Pages from a mix of Page objects and paths, in order."""
     if isinstance(data, str | Path):
         data = [data]
@@ -56,14 +57,21 @@ def load_model(model: str | Path | BoilerplateClassifier | None = None) -> Boile
         return model
     path = Path(model) if model is not None else default_model_path()
     if not path.exists():
-        hint = "" if model is not None else " (the default model; run scripts/build_default_model.py)"
+        hint = (
+            "" if model is not None else " (the default model; run scripts/build_default_model.py)"
+        )
         raise ModelError(f"model file not found{hint}", source=str(path))
     return BoilerplateClassifier.load(path)
 
 
-def train(data: Iterable[PageSource] | str | Path, *, config: Config | str | Path | None = None,
-          output: str | Path | None = None, progress: Progress | None = None,
-          **read_options: Any) -> BoilerplateClassifier:
+def train(
+    data: Iterable[PageSource] | str | Path,
+    *,
+    config: Config | str | Path | None = None,
+    output: str | Path | None = None,
+    progress: Progress | None = None,
+    **read_options: Any,
+) -> BoilerplateClassifier:
     """Train a classifier on labelled pages; write it to ``output`` when given."""
     if not isinstance(config, Config):
         config = load_config(config)
@@ -90,10 +98,15 @@ class Evaluation:
         return self.results[0]
 
 
-def evaluate(data: Iterable[PageSource] | str | Path,
-             model: str | Path | BoilerplateClassifier | None = None, *,
-             threshold: float | None = None, progress: Progress | None = None,
-             batch_lines: int = 50_000, **read_options: Any) -> Evaluation:
+def evaluate(
+    data: Iterable[PageSource] | str | Path,
+    model: str | Path | BoilerplateClassifier | None = None,
+    *,
+    threshold: float | None = None,
+    progress: Progress | None = None,
+    batch_lines: int = 50_000,
+    **read_options: Any,
+) -> Evaluation:
     """Score a model (and the built-in baselines) on labelled pages."""
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
@@ -117,8 +130,9 @@ def evaluate(data: Iterable[PageSource] | str | Path,
     results = [evaluate_system("bpclf", yt, (pr >= t).astype(int), pr, cl, langs, sources)]
     for name, preds in base_pred.items():
         results.append(evaluate_system(name, yt, np.concatenate(preds), None, cl, langs, sources))
-    return Evaluation(results, yt, pr, float(t), list(clf.feature_names_),
-                      clf.feature_importances())
+    return Evaluation(
+        results, yt, pr, float(t), list(clf.feature_names_), clf.feature_importances()
+    )
 
 
 @dataclass
@@ -148,10 +162,14 @@ def batched(pages: Iterable[Page], batch_lines: int) -> Iterator[list[Page]]:
         yield batch
 
 
-def predict(data: Iterable[PageSource] | str | Path,
-            model: str | Path | BoilerplateClassifier | None = None, *,
-            threshold: float | None = None, batch_lines: int = 50_000,
-            **read_options: Any) -> Iterator[Prediction]:
+def predict(
+    data: Iterable[PageSource] | str | Path,
+    model: str | Path | BoilerplateClassifier | None = None,
+    *,
+    threshold: float | None = None,
+    batch_lines: int = 50_000,
+    **read_options: Any,
+) -> Iterator[Prediction]:
     """Classify every line of every page, streaming: pages come back in input order."""
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
@@ -160,7 +178,10 @@ def predict(data: Iterable[PageSource] | str | Path,
             yield Prediction(page, (proba >= t).astype(np.int8), proba)
 
 
-def predict_pages(pages: Sequence[Page], model: BoilerplateClassifier | str | Path | None = None,
-                  threshold: float | None = None) -> list[Prediction]:
+def predict_pages(
+    pages: Sequence[Page],
+    model: BoilerplateClassifier | str | Path | None = None,
+    threshold: float | None = None,
+) -> list[Prediction]:
     """Non-streaming convenience: predictions for a list of pages."""
     return list(predict(pages, model, threshold=threshold))

@@ -21,10 +21,11 @@ from bpclf.config import FeatureConfig
 from bpclf.pages import Page
 from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
+from bpclf.wordlists import word_alternation
 
 FEATURE_SCHEMA_VERSION = 1
 
-_MONTHS = (
+_MONTH_WORDS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|"
     "januar|februar|märz|mai|juni|juli|oktober|dezember|"
@@ -36,13 +37,15 @@ _MONTHS = (
     "stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|"
     "listopada|grudnia|"
     "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|"
-    r"\w+kuuta"
+    "tammikuuta|helmikuuta|maaliskuuta|huhtikuuta|toukokuuta|kesäkuuta|heinäkuuta|elokuuta|"
+    "syyskuuta|lokakuuta|marraskuuta|joulukuuta"
 )
+_MONTHS = word_alternation(_MONTH_WORDS.split("|"))
 
 #: URL, e-mail, phone, date, time, currency and "N comments"-style counts in one pattern.
 _TOKENS = re.compile(
-    r"(?P<email>[\w.+-]+@[\w-]+\.[\w.-]+)"
-    r"|(?P<url>(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|de|fr|fi|se|es|ru|it|pl|nl|pt"
+    r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+)"
+    r"|(?P<url>(?:https?://|www\.)\S+|(?<![\w-])[\w-]+\.(?:com|org|net|de|fr|fi|se|es|ru|it|pl|nl|pt"
     r"|uk|eu|io|info|co)\b(?:/\S*)?)"
     r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d))"
     r"|(?P<date>\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
@@ -272,11 +275,12 @@ class FeatureExtractor:
         feats["glued_sentences"] = seg(terminal & prev_lower & ((nxt_bits & cc.UPPER) > 0))
 
         feats.update(self._token_features(lay.text, starts, n))
-        sw = self._stopword_counts(lay, langs)
+        runs = self._lang_runs(lay, langs)
+        sw = self._stopword_counts(lay, runs)
         feats["stopword_count"] = sw
         feats["stopword_share"] = sw / np.maximum(n_words, 1)
 
-        matches = self.lexicon.match_lines(lay.text, starts, n)
+        matches = self.lexicon.match_lines(lay.text, starts, n, runs)
         feats["phrase_count"] = matches.count
         feats["phrase_cover"] = matches.covered / denom
         for i, c in enumerate(self.lexicon.categories):
@@ -300,24 +304,28 @@ class FeatureExtractor:
             out[f"{k}_count"] = counts[:, i]
         return out
 
-    def _stopword_counts(self, lay: _Layout, langs: Sequence[str | None]) -> np.ndarray:
+    @staticmethod
+    def _lang_runs(lay: _Layout, langs: Sequence[str | None]) -> list[tuple[str | None, int, int]]:
+        """(lang, begin, end) text ranges of consecutive pages with the same language."""
+        n = len(lay.starts)
+        first = np.flatnonzero(np.r_[True, lay.page[1:] != lay.page[:-1]])
+        last = np.r_[first[1:], n] - 1
+        page_lang = [langs[pg] for pg in lay.page[first]]
+        runs: list[tuple[str | None, int, int]] = []
+        for k, lang in enumerate(page_lang):
+            if k and lang == page_lang[k - 1]:
+                runs[-1] = (lang, runs[-1][1], int(lay.ends[last[k]]))
+            else:
+                runs.append((lang, int(lay.starts[first[k]]), int(lay.ends[last[k]])))
+        return runs
+
+    def _stopword_counts(
+        self, lay: _Layout, runs: Sequence[tuple[str | None, int, int]]
+    ) -> np.ndarray:
         """Stopword matches per line, one regex pass per run of same-language pages."""
         n = len(lay.starts)
-        page_first = np.flatnonzero(np.r_[True, lay.page[1:] != lay.page[:-1]])
-        page_last = np.r_[page_first[1:], n] - 1
-        present = np.unique(lay.page)
         positions: list[int] = []
-        run_lang, run_begin = None, 0
-        bounds = []
-        for k, pg in enumerate(present):
-            lang = langs[pg]
-            if lang != run_lang:
-                if run_lang is not None:
-                    bounds.append((run_lang, run_begin, int(lay.ends[page_last[k - 1]])))
-                run_lang, run_begin = lang, int(lay.starts[page_first[k]])
-        if run_lang is not None:
-            bounds.append((run_lang, run_begin, int(lay.ends[page_last[-1]])))
-        for lang, begin, end in bounds:
+        for lang, begin, end in runs:
             pattern = self.stopwords.pattern(lang) if lang else None
             if pattern is not None:
                 positions.extend(m.start() for m in pattern.finditer(lay.text, begin, end))

@@ -88,8 +88,22 @@ class Lexicon:
         return tuple(sorted({c for _, _, c in self.entries}))
 
     @cached_property
-    def _pattern(self) -> re.Pattern[str] | None:
-        return compile_word_list(p for p, _, _ in self.entries)
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted({lang for _, lang, _ in self.entries} - {"*"}))
+
+    def pattern(self, lang: str | None) -> re.Pattern[str] | None:
+        """The pattern for pages in ``lang``: its phrases plus the ``*`` ones.
+
+        Phrases of other languages are left out, so that a word that is an appeal in one
+        language ("don" in French) does not fire on another's prose. Pages of unknown or
+        uncovered language get every phrase.
+        """
+        key = lang if lang in self.languages else None
+        if key not in self._cache:
+            self._cache[key] = compile_word_list(
+                p for p, lg, _ in self.entries if key is None or lg in (key, "*")
+            )
+        return self._cache[key]
 
     @cached_property
     def _category_of(self) -> dict[str, int]:
@@ -99,19 +113,30 @@ class Lexicon:
             out.setdefault(phrase.casefold(), index[category])
         return out
 
-    def match_lines(self, text: str, starts: np.ndarray, n_lines: int) -> PhraseMatches:
+    def match_lines(
+        self,
+        text: str,
+        starts: np.ndarray,
+        n_lines: int,
+        runs: Sequence[tuple[str | None, int, int]] | None = None,
+    ) -> PhraseMatches:
         """Match against ``text``: the lines joined by ``\\n``, line i starting at ``starts[i]``.
 
-        One regex pass over the whole batch; match positions are mapped to lines with a
-        binary search over the line offsets.
+        ``runs`` are (lang, begin, end) character ranges of same-language pages; each is
+        matched with one pass of that language's pattern. Match positions are mapped to
+        lines with a binary search over the line offsets.
         """
         n_cat = len(self.categories)
         count = np.zeros(n_lines, dtype=np.float64)
         covered = np.zeros(n_lines, dtype=np.float64)
         by_cat = np.zeros((n_lines, max(n_cat, 1)), dtype=np.float64)
-        if self._pattern is None or n_lines == 0:
-            return PhraseMatches(count, covered, by_cat[:, :n_cat])
-        spans = [m.span() for m in self._pattern.finditer(text)]
+        if runs is None:
+            runs = [(None, 0, len(text))]
+        spans: list[tuple[int, int]] = []
+        for lang, begin, end in runs:
+            pattern = self.pattern(lang)
+            if pattern is not None:
+                spans.extend(m.span() for m in pattern.finditer(text, begin, end))
         if not spans:
             return PhraseMatches(count, covered, by_cat[:, :n_cat])
         pos = np.array(spans, dtype=np.int64)

@@ -63,15 +63,37 @@ class CrossValidation:
         langs = [p.lang or "unknown" for p in self.pages for _ in p.lines]
         sources = [p.source or "unknown" for p in self.pages for _ in p.lines]
         char_len = np.array([len(line) for p in self.pages for line in p.lines])
-        model = evaluate_system("bpclf", y, np.concatenate(self.labels),
-                                np.concatenate(self.proba), char_len, langs, sources, macro_langs)
-        c4 = evaluate_system("c4-rules", y, np.concatenate(c4_rules(self.pages)), None,
-                             char_len, langs, sources, macro_langs)
+        model = evaluate_system(
+            "bpclf",
+            y,
+            np.concatenate(self.labels),
+            np.concatenate(self.proba),
+            char_len,
+            langs,
+            sources,
+            macro_langs,
+        )
+        c4 = evaluate_system(
+            "c4-rules",
+            y,
+            np.concatenate(c4_rules(self.pages)),
+            None,
+            char_len,
+            langs,
+            sources,
+            macro_langs,
+        )
         return [model, c4]
 
 
-def cross_validate(pages: Sequence[Page], config: Config, *, n_folds: int = 5, seed: int = 0,
-                   on_fold: Callable[[int], None] | None = None) -> CrossValidation:
+def cross_validate(
+    pages: Sequence[Page],
+    config: Config,
+    *,
+    n_folds: int = 5,
+    seed: int = 0,
+    on_fold: Callable[[int], None] | None = None,
+) -> CrossValidation:
     """Out-of-fold predictions for every page (grouped by page, deterministic)."""
     pages = list(pages)
     folds = fold_assignment(len(pages), n_folds, seed)

@@ -54,6 +54,11 @@ def compile_word_list(words: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
+def word_alternation(words: Iterable[str]) -> str:
+    """A trie-shaped regex alternation (no anchors, no flags) of lower-case ``words``."""
+    return _to_regex(_trie(sorted({w.lower() for w in words if w})))
+
+
 def normalise_phrase(text: str) -> str:
     """The lookup key of a matched phrase: lower-case, whitespace collapsed."""
     return " ".join(text.lower().replace("’", "'").split())

@@ -45,13 +45,21 @@ def main() -> int:
     pages, dropped = drop_duplicate_pages(list(read_pages(files, require_labels=True)))
     config = load_config(args.config)
     t0 = time.time()
-    cv = cross_validate(pages, config, n_folds=args.folds, seed=args.seed,
-                        on_fold=lambda k: print(f"fold {k + 1}/{args.folds} done "
-                                                f"({time.time() - t0:.0f}s)", file=sys.stderr))
+    cv = cross_validate(
+        pages,
+        config,
+        n_folds=args.folds,
+        seed=args.seed,
+        on_fold=lambda k: print(
+            f"fold {k + 1}/{args.folds} done ({time.time() - t0:.0f}s)", file=sys.stderr
+        ),
+    )
     results = cv.results()
     model, c4 = results
-    print(f"pages: {len(pages)} (dropped {len(dropped)} exact duplicates), "
-          f"lines: {sum(len(p) for p in pages)}, folds: {args.folds}, seed: {args.seed}")
+    print(
+        f"pages: {len(pages)} (dropped {len(dropped)} exact duplicates), "
+        f"lines: {sum(len(p) for p in pages)}, folds: {args.folds}, seed: {args.seed}"
+    )
     print(format_table(results, "lang"))
     print(format_table(results, "macro"))
     print(format_table(results, "overall"))
@@ -59,13 +67,21 @@ def main() -> int:
     for lang, m in model["by_lang"].items():
         b = c4["by_lang"][lang]["lines"]["f1"]
         print(f"  {lang}: {m['lines']['f1']:.3f} vs {b:.3f} ({m['lines']['f1'] - b:+.3f})")
-    print(f"macro F1: {model['macro_lang']['f1']:.3f} vs {c4['macro_lang']['f1']:.3f}; "
-          f"pooled ROC-AUC {model['overall']['lines']['roc_auc']:.3f}; "
-          f"fold thresholds {', '.join(f'{t:.3f}' for t in cv.thresholds)}")
+    print(
+        f"macro F1: {model['macro_lang']['f1']:.3f} vs {c4['macro_lang']['f1']:.3f}; "
+        f"pooled ROC-AUC {model['overall']['lines']['roc_auc']:.3f}; "
+        f"fold thresholds {', '.join(f'{t:.3f}' for t in cv.thresholds)}"
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        summary = {"pages": len(pages), "dropped_duplicates": dropped, "folds": args.folds,
-                   "seed": args.seed, "thresholds": cv.thresholds, "results": results}
+        summary = {
+            "pages": len(pages),
+            "dropped_duplicates": dropped,
+            "folds": args.folds,
+            "seed": args.seed,
+            "thresholds": cv.thresholds,
+            "results": results,
+        }
         Path(args.json).write_text(json.dumps(jsonable(summary), indent=1))
     return 0
 

@@ -1,0 +1,258 @@
+"""The ``bpclf`` command line: train, evaluate, predict (and convert, info).
+
+A thin layer over :mod:`bpclf.api`: options are parsed here, the work is done there.
+Errors the user can fix are printed as one line (``bpclf: error: ...``) with exit code 1
+(data, model) or 2 (usage); never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bpclf import api
+from bpclf.errors import BpclfError, UsageError
+from bpclf.formats import format_labelled
+from bpclf.progress import progress_bar
+from bpclf.readers import INPUT_FORMATS, read_pages
+from bpclf.writers import OUTPUT_FORMATS, open_output, write_predictions
+
+app = typer.Typer(
+    name="bpclf",
+    help="Classify every line of scraped web pages as content or boilerplate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", "-m", help="Model file (default: the shipped default model)."),
+]
+InputFormat = Annotated[
+    str,
+    typer.Option(
+        "--input-format",
+        "-f",
+        help=f"Input format: {', '.join(INPUT_FORMATS)} (auto: by extension/content).",
+    ),
+]
+TextField = Annotated[str, typer.Option(help="Text column/key for JSONL, Parquet, CSV, datasets.")]
+IdField = Annotated[str, typer.Option(help="Id column/key for JSONL, Parquet, CSV, datasets.")]
+Split = Annotated[str, typer.Option(help="Split to read with --input-format hf.")]
+
+
+def _say(message: str, quiet: bool) -> None:
+    if not quiet:
+        typer.echo(message, err=True)
+
+
+def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
+    if value not in choices:
+        raise UsageError(f"{option} must be one of {', '.join(choices)} (got {value!r})")
+
+
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1 (got {threshold})")
+
+
+@app.command()
+def train(
+    data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model.")],
+    config: Annotated[Path | None, typer.Option(help="TOML config (default: bundled).")] = None,
+    input_format: InputFormat = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Train a model on labelled pages and write it to OUTPUT."""
+    _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    pages = list(read_pages(data, input_format=input_format, require_labels=True))
+    with progress_bar("features", len(pages), quiet=quiet) as advance:
+        model = api.train(pages, config=config, output=output, progress=advance)
+    meta = model.meta_
+    val = meta["validation_metrics"]
+    summary = (
+        f"trained on {meta['training_data']['pages']} pages, "
+        f"{meta['training_data']['lines']} lines; {meta['n_iter']} trees; "
+        f"threshold {model.threshold_:.3f}"
+    )
+    if val:
+        summary += f"; validation F1 {val['f1']:.3f} (ROC-AUC {val['roc_auc']:.3f})"
+    _say(f"{summary}\nmodel written to {output}", quiet)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
+    model: ModelOpt = None,
+    threshold: Annotated[float | None, typer.Option(help="Override the model's threshold.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write all metrics as JSON.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write a markdown report with plots here.")
+    ] = None,
+    input_format: InputFormat = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Score a model and the baselines (C4-style rules, all-content) on labelled pages."""
+    from bpclf.metrics import format_table
+    from bpclf.report import jsonable, write_report
+
+    _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    _check_threshold(threshold)
+    clf = api.load_model(model)
+    pages = list(read_pages(data, input_format=input_format, require_labels=True))
+    with progress_bar("evaluating", len(pages), quiet=quiet) as advance:
+        ev = api.evaluate(pages, clf, threshold=threshold, progress=advance)
+    typer.echo(format_table(ev.results, "all"))
+    typer.echo(f"threshold: {ev.threshold:.3f}")
+    if json_out is not None:
+        with open_output(str(json_out)) as fh:
+            json.dump(jsonable({"threshold": ev.threshold, "results": ev.results}), fh, indent=1)
+    if report is not None:
+        path = write_report(
+            report, ev.results, ev.y_true, ev.proba, ev.threshold, ev.feature_names, ev.importances
+        )
+        _say(f"report written to {path}", quiet)
+
+
+@app.command()
+def predict(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Text files, directories, JSONL/Parquet/CSV files, or - for stdin."),
+    ] = None,
+    model: ModelOpt = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-F", help=f"Output: {', '.join(OUTPUT_FORMATS)}.")
+    ] = "text",
+    threshold: Annotated[float | None, typer.Option(help="Override the model's threshold.")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
+    ] = None,
+    input_format: InputFormat = "auto",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    split: Split = "train",
+    batch_lines: Annotated[int, typer.Option(help="Lines classified per batch.")] = 50_000,
+    quiet: Quiet = False,
+) -> None:
+    """Classify every line; print the cleaned text, JSONL with probabilities, or labelled text."""
+    _check_choice(output_format, OUTPUT_FORMATS, "--format")
+    _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    _check_threshold(threshold)
+    if batch_lines < 1:
+        raise UsageError("--batch-lines must be at least 1")
+    clf = api.load_model(model)
+    preds = api.predict(
+        inputs or ["-"],
+        clf,
+        threshold=threshold,
+        batch_lines=batch_lines,
+        input_format=input_format,
+        text_field=text_field,
+        id_field=id_field,
+        split=split,
+    )
+    with progress_bar("predicting", None, quiet=quiet) as advance, open_output(output) as out:
+
+        def counted():
+            for p in preds:
+                advance(1)
+                yield p
+
+        stats = write_predictions(counted(), out, output_format)
+    if output is not None:
+        _say(
+            f"{stats.pages} pages, {stats.lines} lines, {stats.boilerplate} boilerplate "
+            f"-> {output}",
+            quiet,
+        )
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[str], typer.Argument(help="Pages in JSONL or labelled text.")],
+    to: Annotated[str, typer.Option("--to", "-t", help="Target format: jsonl or labeled.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
+    ] = None,
+    input_format: InputFormat = "auto",
+) -> None:
+    """Convert pages between JSONL and the labelled-text format (lossless)."""
+    from bpclf.formats import page_json
+
+    _check_choice(to, ("jsonl", "labeled"), "--to")
+    with open_output(output) as out:
+        for page in read_pages(inputs, input_format=input_format):
+            out.write(page_json(page) + "\n" if to == "jsonl" else format_labelled(page) + "\n")
+
+
+@app.command()
+def info(model: ModelOpt = None) -> None:
+    """Show a model's metadata: schema, threshold, training data, metrics, versions."""
+    clf = api.load_model(model)
+    typer.echo(json.dumps(clf.describe(), indent=1, ensure_ascii=False))
+
+
+class _OneLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"bpclf: {record.levelname.lower()}: " + " ".join(record.getMessage().split())
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("bpclf")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one-line messages and exit codes."""
+    import click
+
+    _setup_logging()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="bpclf", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except BpclfError as exc:
+        typer.echo(f"bpclf: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.UsageError as exc:
+        typer.echo(f"bpclf: error: {' '.join(exc.format_message().split())}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        typer.echo("bpclf: interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("bpclf: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away: stop quietly, as Unix tools do.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
