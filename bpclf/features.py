@@ -47,9 +47,9 @@ _TOKENS = re.compile(
     r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+)"
     r"|(?P<url>(?:https?://|www\.)\S+|(?<![\w-])[\w-]+\.(?:com|org|net|de|fr|fi|se|es|ru|it|pl|nl|pt"
     r"|uk|eu|io|info|co)\b(?:/\S*)?)"
-    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d))"
     r"|(?P<date>\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
     rf"|\b\d{{1,2}}\.?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b)"
+    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d))"
     r"|(?P<phone>\+?\d[\d ()/-]{7,}\d)"
     r"|(?P<currency>[$€£¥₽₹]|\b(?:usd|eur|gbp|sek|nok|dkk|kr|zł|pln|rub|chf)\b)"
     r"|(?P<count>\b\d+\s+(?:comments?|replies|likes?|views?|shares?|votes?|reviews?|followers?"
@@ -57,7 +57,7 @@ _TOKENS = re.compile(
     r"|reacties|komentarz[ye]?|комментари\w*|ответ\w*)\b)",
     re.IGNORECASE,
 )
-_TOKEN_KINDS = ("email", "url", "time", "date", "phone", "currency", "count")
+_TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
 
 _DIGITS = re.compile(r"\d+")
 _HSPACE = re.compile(r"[^\S\n]+")
@@ -354,11 +354,11 @@ class FeatureExtractor:
         lo = np.maximum(idx - w, lay.page_start)
         hi = np.minimum(idx + w + 1, page_end)
 
-        chars = np.expm1(col["log_chars"])
-        ccum = np.concatenate([[0.0], np.cumsum(chars)])
+        chars = lay.ends - lay.starts  # integers: exact sums, whatever the batch
+        ccum = np.concatenate([[0], np.cumsum(chars)])
         page_chars = ccum[page_end] - ccum[lay.page_start]
         before = ccum[idx] - ccum[lay.page_start]
-        pc = np.maximum(page_chars, 1)
+        pc = np.maximum(page_chars, 1).astype(np.float64)
 
         short_len, short_pos = _runs(col["short"] > 0, lay)
         noterm_len, _ = _runs(col["ends_terminal"] == 0, lay)

@@ -11,7 +11,7 @@ exactly like the one that was trained, without unpickling anything.
 from __future__ import annotations
 
 import platform
-import warnings
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from bpclf.serialize import TreeEnsemble, load_model, save_model
 from bpclf.stopwords import Stopwords, read_stopword_dir
 
 Progress = Callable[[int], None]
+log = logging.getLogger("bpclf")
 
 
 def library_versions() -> dict[str, str]:
@@ -116,10 +117,8 @@ class BoilerplateClassifier:
                 val_idx = (tr, va)
         validation: dict[str, Any] = {}
         if val_idx is None:
-            warnings.warn(
-                "too few pages for a validation split: no early stopping, threshold 0.5",
-                stacklevel=2,
-            )
+            log.warning("too few pages for a validation split: no early stopping, "
+                        "threshold 0.5")
             hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
             hgb.fit(X, y)
             threshold, n_iter = 0.5, hgb.n_iter_
@@ -220,6 +219,7 @@ class BoilerplateClassifier:
 
     def predict(self, pages: Sequence[Page], threshold: float | None = None) -> list[np.ndarray]:
         """0/1 labels per line (1 = boilerplate), at the model's or the given threshold."""
+        self._check_fitted()
         t = self.threshold_ if threshold is None else threshold
         return [(p >= t).astype(np.int8) for p in self.predict_proba(pages)]
 

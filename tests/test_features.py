@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+
+from bpclf.config import FeatureConfig
+from bpclf.features import FeatureExtractor
+from bpclf.pages import Page
+from bpclf.phrases import Lexicon
+from bpclf.stopwords import Stopwords
+
+LEX = Lexicon.from_rows([("support us", "en", "appeal"), ("home", "en", "nav"),
+                         ("privacy policy", "en", "legal")])
+SW = Stopwords.from_dict({"en": ["the", "of", "and", "a", "to", "we", "is", "it", "in"],
+                          "de": ["der", "die", "und", "das", "ist", "nicht", "zu"]})
+
+
+@pytest.fixture
+def fx():
+    return FeatureExtractor(FeatureConfig(context_window=2, max_distance=10), LEX, SW)
+
+
+def feats(fx, pages, name):
+    X = fx.transform(pages)
+    return X[:, fx.feature_names.index(name)]
+
+
+PAGE = Page("a", [
+    "Home",
+    "The mayor said it is time to act.",
+    "Prices rose by 3% in May, the office said. Officials expect more.",
+    "Please support us today",
+    "",
+    "Home",
+], lang="en")
+
+
+def test_shape_names_and_finiteness(fx):
+    X = fx.transform([PAGE, Page("b", []), Page("c", ["x"])])
+    assert X.shape == (7, fx.n_features) == (7, len(fx.feature_names))
+    assert len(set(fx.feature_names)) == fx.n_features
+    assert np.isfinite(X).all()
+
+
+def test_line_shape_features(fx):
+    assert feats(fx, [PAGE], "n_words").tolist() == [1, 8, 12, 4, 0, 1]
+    assert feats(fx, [PAGE], "ends_terminal").tolist() == [0, 1, 1, 0, 0, 0]
+    assert feats(fx, [PAGE], "sentence_ends").tolist() == [0, 1, 2, 0, 0, 0]
+    assert feats(fx, [PAGE], "empty").tolist() == [0, 0, 0, 0, 1, 0]
+    assert feats(fx, [PAGE], "starts_upper")[:2].tolist() == [1, 1]
+    assert feats(fx, [Page("q", ['He said "stop."'])], "ends_terminal").tolist() == [1]
+
+
+def test_glued_sentences(fx):
+    page = Page("g", ["officials said.A Message from us", "U.S. trade rose. Then it fell."])
+    assert feats(fx, [page], "glued_sentences").tolist() == [1, 0]
+
+
+def test_stopwords_use_page_language(fx):
+    en = feats(fx, [PAGE], "stopword_count")
+    assert en[1] == 4  # the, it, is, to
+    de = feats(fx, [Page("d", ["Das ist nicht the end"], lang="de")], "stopword_count")
+    assert de.tolist() == [3]  # only German stopwords count on a German page
+
+
+def test_phrase_proximity_and_repetition(fx):
+    assert feats(fx, [PAGE], "phrase_count").tolist() == [1, 0, 0, 1, 0, 1]
+    assert feats(fx, [PAGE], "dist_prev_appeal").tolist() == [10, 10, 10, 0, 1, 2]
+    assert feats(fx, [PAGE], "dist_next_appeal").tolist() == [3, 2, 1, 0, 10, 10]
+    assert feats(fx, [PAGE], "repeat_count").tolist() == [2, 1, 1, 1, 0, 2]
+    assert feats(fx, [PAGE], "repeat_rank").tolist() == [0, 0, 0, 0, 0, 1]
+
+
+def test_tokens(fx):
+    page = Page("t", ["Mail me at jo@example.com or see www.example.org", "12 comments",
+                      "Posted 12.03.2021 at 10:45", "Price: €20"])
+    assert feats(fx, [page], "email_count").tolist() == [1, 0, 0, 0]
+    assert feats(fx, [page], "url_count").tolist() == [1, 0, 0, 0]
+    assert feats(fx, [page], "count_count").tolist() == [0, 1, 0, 0]
+    assert feats(fx, [page], "date_count")[2] == 1
+    assert feats(fx, [page], "time_count")[2] == 1
+    assert feats(fx, [page], "currency_count")[3] == 1
+
+
+def test_context_stays_inside_the_page(fx):
+    pages = [Page("a", ["one two three", "four"]), Page("b", ["five six"])]
+    prev = feats(fx, pages, "n_words@-1")
+    nxt = feats(fx, pages, "n_words@+1")
+    assert prev.tolist() == [-1, 3, -1]
+    assert nxt.tolist() == [1, -1, -1]
+
+
+def test_short_runs(fx):
+    page = Page("m", ["Home", "News", "Sport", "A long sentence with many words in it.", "Menu"])
+    assert feats(fx, [page], "short_run_len").tolist() == [3, 3, 3, 0, 1]
+    assert feats(fx, [page], "short_run_pos").tolist() == [0, 1, 2, 0, 0]
+
+
+def test_page_alone_equals_page_in_batch(fx):
+    other = Page("o", ["Something else entirely.", "Home", "Home"], lang="de")
+    alone = fx.transform([PAGE])
+    batch = fx.transform([other, PAGE, other])
+    np.testing.assert_array_equal(alone, batch[3:3 + len(PAGE)])
+
+
+def test_embedded_newlines_and_huge_lines_keep_alignment(fx):
+    tricky = Page("x", ["first\nsecond", "third\r", "y" * 300_000, "\ud800 lone surrogate"])
+    X = fx.transform([tricky, PAGE])
+    np.testing.assert_array_equal(X[len(tricky):], fx.transform([PAGE]))
+    capped = FeatureExtractor(FeatureConfig(max_line_chars=1000), LEX, SW)
+    n_chars = np.expm1(capped.transform([tricky])[:, capped.feature_names.index("log_chars")])
+    assert round(n_chars[2]) == 1000
+
+
+def test_language_guess_when_missing(fx):
+    page = Page("g", ["Der Hund und die Katze ist nicht zu Hause und das ist gut."])
+    assert fx.page_languages([page, Page("e", ["x"], lang="en-GB")]) == ["de", "en"]
+
+
+def test_unknown_context_feature_rejected():
+    with pytest.raises(ValueError, match="unknown context feature"):
+        FeatureExtractor(FeatureConfig(context_features=("nope",)), LEX, SW)

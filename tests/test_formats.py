@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from bpclf.errors import DataError
+from bpclf.formats import format_labelled, looks_labelled_text, page_json, parse_jsonl, \
+    parse_labelled_text
+from bpclf.pages import Page
+
+TRICKY = Page(
+    id="p 1 \"quoted\"",
+    lines=["plain", "", "  spaced  ", "tab\tinside", "break\ninside", "cr\rinside", "C\tlooks",
+           "@page {\"id\": 1}", "# not a comment", "ünïcödé ✓ 中文", "\u2028sep", "\\n literal"],
+    labels=[0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    lang="en",
+    source="test",
+    extra={"url": "http://x", "n": [1, 2]},
+)
+
+
+def test_labelled_text_round_trip_is_lossless():
+    text = format_labelled(TRICKY)
+    (back,) = parse_labelled_text(text, "t.txt")
+    assert back == TRICKY
+    # and via JSONL
+    (again,) = parse_jsonl(page_json(back), "t.jsonl")
+    assert again == TRICKY
+
+
+def test_labelled_text_layout_is_editor_friendly():
+    text = format_labelled(Page("a", ["Hello world", "Menu"], [0, 1]), proba=[0.1, 0.93])
+    assert text.splitlines() == ['@page {"id": "a"}', "C 0.10\tHello world", "B 0.93\tMenu"]
+
+
+def test_reader_accepts_edits_people_make():
+    text = "# my labels\n\n@page {\"id\": \"a\"}\r\nb\tMenu\r\nC 0.3\tText\nC\n\n"
+    (page,) = parse_labelled_text(text, "t.txt", require_labels=True)
+    assert page.lines == ["Menu", "Text", ""] and page.labels == [1, 0, 0]
+
+
+def test_unlabelled_marker():
+    (page,) = parse_labelled_text('@page {"id": "a"}\n?\tx\n', "t")
+    assert page.labels is None
+    with pytest.raises(DataError, match="no label"):
+        list(parse_labelled_text('@page {"id": "a"}\n?\tx\n', "t", require_labels=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("C\tx\n", "before the first '@page'", 1),
+        ('@page {"id": "a"}\nX\tx\n', "expected a marker", 2),
+        ('@page {"id": "a"}\nC zz\tx\n', "bad probability", 2),
+        ("@page {}\n", "JSON object with an \"id\"", 1),
+        ("@page [1]\n", "JSON object", 1),
+        ('@page {"id": "a"}\nCj\tnot json\n', "not a JSON string", 2),
+    ],
+)
+def test_labelled_text_errors_name_the_line(text, message, line):
+    with pytest.raises(DataError, match=message) as err:
+        list(parse_labelled_text(text, "lab.txt"))
+    assert str(err.value).startswith(f"lab.txt:{line}:")
+
+
+def test_jsonl_errors_name_the_line():
+    text = '{"id": "a", "lines": []}\n\n{"id": "b", "lines": [}\n'
+    pages = parse_jsonl(text, "x.jsonl")
+    assert next(pages).id == "a"
+    with pytest.raises(DataError, match=r"x\.jsonl:3: malformed JSON"):
+        next(pages)
+
+
+def test_page_json_carries_probabilities():
+    rec = json.loads(page_json(Page("a", ["x", "y"], [0, 1]), proba=[0.123456, 0.9]))
+    assert rec["boilerplate_proba"] == [0.1235, 0.9] and rec["boilerplate"] == [0, 1]
+
+
+def test_sniffing():
+    assert looks_labelled_text("# c\n\n@page {\"id\": 1}\n")
+    assert not looks_labelled_text("Just a page\n@page later")

@@ -1,0 +1,126 @@
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from bpclf.errors import DataError, ModelError
+from bpclf.features import FEATURE_SCHEMA_VERSION
+from bpclf.model import BoilerplateClassifier
+from bpclf.pages import Page
+from bpclf.serialize import load_model, save_model
+
+from .conftest import make_page, make_pages, tiny_config
+
+
+def test_learns_menus_vs_article(tiny_model):
+    held_out = [make_page(f"h{i}", lang, seed=100 + i) for i, lang in enumerate(["en", "de", "fi"])]
+    preds = tiny_model.predict(held_out)
+    for page, pred in zip(held_out, preds, strict=True):
+        assert pred.tolist() == page.labels, page.id
+
+
+def test_probabilities_one_array_per_page(tiny_model):
+    pages = [make_page("a"), Page("empty", []), Page("one", [""])]
+    proba = tiny_model.predict_proba(pages)
+    assert [len(p) for p in proba] == [len(make_page("a")), 0, 1]
+    assert all(((p >= 0) & (p <= 1)).all() for p in proba)
+
+
+def test_threshold_override(tiny_model):
+    page = make_page("x")
+    assert tiny_model.predict([page], threshold=0.0)[0].all()
+    assert not tiny_model.predict([page], threshold=1.0001)[0].any()
+
+
+def test_metadata_records_what_users_need(tiny_model):
+    meta = tiny_model.meta_
+    assert meta["feature_schema_version"] == FEATURE_SCHEMA_VERSION
+    assert meta["feature_names"] == tiny_model.feature_names_
+    assert meta["training_data"]["pages"] == 24
+    assert set(meta["training_data"]["by_lang"]) == {"en", "de", "fi"}
+    assert 0 < meta["training_data"]["boilerplate_share"] < 1
+    assert {"bpclf", "scikit-learn", "numpy"} <= set(meta["versions"])
+    assert meta["validation_metrics"]["pages"] >= 1
+    assert meta["config"]["model"]["max_iter"] == 25
+    json.dumps(tiny_model.describe())  # JSON-serialisable
+
+
+def test_save_load_predicts_identically(tiny_model, model_file):
+    loaded = BoilerplateClassifier.load(model_file)
+    pages = make_pages(6)
+    for a, b in zip(tiny_model.predict_proba(pages), loaded.predict_proba(pages), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.threshold_ == tiny_model.threshold_
+
+
+def test_training_is_deterministic(pages, tmp_path, model_file):
+    path = tmp_path / "again.bpclf"
+    BoilerplateClassifier(tiny_config()).fit(pages).save(path)
+    assert path.read_bytes() == model_file.read_bytes()
+
+
+def test_model_uses_its_own_lexicon(tiny_model, model_file, tmp_path):
+    meta = tiny_model.meta_
+    assert ["newsletter", "*", "subscribe"] in meta["resources"]["lexicon"]
+    assert "en" in meta["resources"]["stopwords"]
+
+
+def _tampered(model_file, tmp_path, **changes):
+    ensemble, meta = load_model(model_file)
+    meta.update(changes)
+    path = tmp_path / "tampered.bpclf"
+    save_model(path, ensemble, meta)
+    return path
+
+
+def test_refuses_other_feature_schema(model_file, tmp_path):
+    path = _tampered(model_file, tmp_path, feature_schema_version=FEATURE_SCHEMA_VERSION + 1)
+    with pytest.raises(ModelError, match="feature schema"):
+        BoilerplateClassifier.load(path)
+
+
+def test_refuses_mismatched_feature_names(model_file, tmp_path, tiny_model):
+    names = list(tiny_model.feature_names_)
+    names[0], names[1] = names[1], names[0]
+    path = _tampered(model_file, tmp_path, feature_names=names)
+    with pytest.raises(ModelError, match="feature names"):
+        BoilerplateClassifier.load(path)
+
+
+def test_refuses_broken_config(model_file, tmp_path, tiny_model):
+    cfg = json.loads(json.dumps(tiny_model.meta_["config"]))
+    cfg["features"]["context_window"] = 5  # changes the feature list
+    path = _tampered(model_file, tmp_path, config=cfg)
+    with pytest.raises(ModelError):
+        BoilerplateClassifier.load(path)
+    path = _tampered(model_file, tmp_path, config={"features": {"bogus": 1}})
+    with pytest.raises(ModelError, match="unknown config key"):
+        BoilerplateClassifier.load(path)
+
+
+@pytest.mark.parametrize(
+    ("pages", "message"),
+    [
+        ([], "empty"),
+        ([Page("e", [])], "empty"),
+        ([Page("a", ["x", "y"], [1, 1])], "single class"),
+        ([Page("a", ["x", "y"], [0, 0]), Page("b", ["z"], [0])], "all lines are content"),
+        ([Page("a", ["x"])], "need 'boilerplate' labels"),
+    ],
+)
+def test_bad_training_sets(pages, message):
+    with pytest.raises(DataError, match=message):
+        BoilerplateClassifier(tiny_config()).fit(pages)
+
+
+def test_tiny_training_set_without_validation_split(caplog):
+    with caplog.at_level(logging.WARNING, logger="bpclf"):
+        model = BoilerplateClassifier(tiny_config()).fit([make_page("only")])
+    assert model.threshold_ == 0.5
+    assert "validation split" in caplog.text
+
+
+def test_unfitted_model_errors():
+    with pytest.raises(ModelError, match="not fitted"):
+        BoilerplateClassifier().predict([make_page("a")])
