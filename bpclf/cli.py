@@ -221,8 +221,6 @@ def _setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one-line messages and exit codes."""
-    import click
-
     _setup_logging()
     command = typer.main.get_command(app)
     try:
@@ -231,12 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     except BpclfError as exc:
         typer.echo(f"bpclf: error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.UsageError as exc:
-        typer.echo(f"bpclf: error: {' '.join(exc.format_message().split())}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        typer.echo("bpclf: interrupted", err=True)
-        return 130
     except KeyboardInterrupt:
         typer.echo("bpclf: interrupted", err=True)
         return 130
@@ -247,6 +239,15 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        # click (vendored by typer) usage errors: duck-typed, as typer may vendor click.
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            typer.echo(f"bpclf: error: {' '.join(exc.format_message().split())}", err=True)
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            typer.echo("bpclf: interrupted", err=True)
+            return 130
+        raise
 
 
 def run() -> None:

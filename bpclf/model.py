@@ -10,8 +10,8 @@ exactly like the one that was trained, without unpickling anything.
 
 from __future__ import annotations
 
-import platform
 import logging
+import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,7 @@ class BoilerplateClassifier:
                 val_idx = (tr, va)
         validation: dict[str, Any] = {}
         if val_idx is None:
-            log.warning("too few pages for a validation split: no early stopping, "
-                        "threshold 0.5")
+            log.warning("too few pages for a validation split: no early stopping, threshold 0.5")
             hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
             hgb.fit(X, y)
             threshold, n_iter = 0.5, hgb.n_iter_

@@ -92,16 +92,21 @@ def cross_validate(
     *,
     n_folds: int = 5,
     seed: int = 0,
+    extra_train: Sequence[Page] = (),
     on_fold: Callable[[int], None] | None = None,
 ) -> CrossValidation:
-    """Out-of-fold predictions for every page (grouped by page, deterministic)."""
+    """Out-of-fold predictions for every page (grouped by page, deterministic).
+
+    ``extra_train`` pages are added to every fold's training set and never evaluated
+    (for example the project's hand-written pages that the default model also uses).
+    """
     pages = list(pages)
     folds = fold_assignment(len(pages), n_folds, seed)
     proba: list[np.ndarray | None] = [None] * len(pages)
     labels: list[np.ndarray | None] = [None] * len(pages)
     thresholds = []
     for k in range(n_folds):
-        train = [p for p, f in zip(pages, folds, strict=True) if f != k]
+        train = [p for p, f in zip(pages, folds, strict=True) if f != k] + list(extra_train)
         test_idx = [i for i, f in enumerate(folds) if f == k]
         model = BoilerplateClassifier(config).fit(train)
         thresholds.append(model.threshold_)

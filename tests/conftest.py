@@ -33,12 +33,23 @@ ARTICLE = {
         "Ei ole vielä selvää, milloin uuden kirjaston rakentaminen alkaa.",
     ],
 }
-MENU = ["Home", "News", "Sport", "Music", "Contact us", "Sign in", "Share on Facebook",
-        "Privacy policy", "Newsletter", "Download App"]
+MENU = [
+    "Home",
+    "News",
+    "Sport",
+    "Music",
+    "Contact us",
+    "Sign in",
+    "Share on Facebook",
+    "Privacy policy",
+    "Newsletter",
+    "Download App",
+]
 
 
-def make_page(page_id: str, lang: str = "en", seed: int = 0, n_article: int = 4,
-              n_menu: int = 5) -> Page:
+def make_page(
+    page_id: str, lang: str = "en", seed: int = 0, n_article: int = 4, n_menu: int = 5
+) -> Page:
     """A page: a headline, article sentences (content), then a menu column (boilerplate)."""
     rng = random.Random(seed)
     article = [rng.choice(ARTICLE[lang]) for _ in range(n_article)]
@@ -59,8 +70,7 @@ def tiny_config() -> Config:
     """Small and fast: tests train only tiny models."""
     return Config(
         features=FeatureConfig(context_window=2),
-        model=ModelConfig(max_iter=25, min_samples_leaf=5, n_iter_no_change=10,
-                          max_leaf_nodes=8),
+        model=ModelConfig(max_iter=25, min_samples_leaf=5, n_iter_no_change=10, max_leaf_nodes=8),
     )
 
 
@@ -93,6 +103,8 @@ def tiny_config_file(tmp_path_factory) -> Path:
 
 
 def write_jsonl(path: Path, pages: list[Page]) -> Path:
-    path.write_text("".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in pages),
-                    encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in pages),
+        encoding="utf-8",
+    )
     return path

@@ -7,10 +7,15 @@ from bpclf.pages import Page
 from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
 
-LEX = Lexicon.from_rows([("support us", "en", "appeal"), ("home", "en", "nav"),
-                         ("privacy policy", "en", "legal")])
-SW = Stopwords.from_dict({"en": ["the", "of", "and", "a", "to", "we", "is", "it", "in"],
-                          "de": ["der", "die", "und", "das", "ist", "nicht", "zu"]})
+LEX = Lexicon.from_rows(
+    [("support us", "en", "appeal"), ("home", "en", "nav"), ("privacy policy", "en", "legal")]
+)
+SW = Stopwords.from_dict(
+    {
+        "en": ["the", "of", "and", "a", "to", "we", "is", "it", "in"],
+        "de": ["der", "die", "und", "das", "ist", "nicht", "zu"],
+    }
+)
 
 
 @pytest.fixture
@@ -23,14 +28,18 @@ def feats(fx, pages, name):
     return X[:, fx.feature_names.index(name)]
 
 
-PAGE = Page("a", [
-    "Home",
-    "The mayor said it is time to act.",
-    "Prices rose by 3% in May, the office said. Officials expect more.",
-    "Please support us today",
-    "",
-    "Home",
-], lang="en")
+PAGE = Page(
+    "a",
+    [
+        "Home",
+        "The mayor said it is time to act.",
+        "Prices rose by 3% in May, the office said. Officials expect more.",
+        "Please support us today",
+        "",
+        "Home",
+    ],
+    lang="en",
+)
 
 
 def test_shape_names_and_finiteness(fx):
@@ -70,8 +79,15 @@ def test_phrase_proximity_and_repetition(fx):
 
 
 def test_tokens(fx):
-    page = Page("t", ["Mail me at jo@example.com or see www.example.org", "12 comments",
-                      "Posted 12.03.2021 at 10:45", "Price: €20"])
+    page = Page(
+        "t",
+        [
+            "Mail me at jo@example.com or see www.example.org",
+            "12 comments",
+            "Posted 12.03.2021 at 10:45",
+            "Price: €20",
+        ],
+    )
     assert feats(fx, [page], "email_count").tolist() == [1, 0, 0, 0]
     assert feats(fx, [page], "url_count").tolist() == [1, 0, 0, 0]
     assert feats(fx, [page], "count_count").tolist() == [0, 1, 0, 0]
@@ -98,13 +114,13 @@ def test_page_alone_equals_page_in_batch(fx):
     other = Page("o", ["Something else entirely.", "Home", "Home"], lang="de")
     alone = fx.transform([PAGE])
     batch = fx.transform([other, PAGE, other])
-    np.testing.assert_array_equal(alone, batch[3:3 + len(PAGE)])
+    np.testing.assert_array_equal(alone, batch[3 : 3 + len(PAGE)])
 
 
 def test_embedded_newlines_and_huge_lines_keep_alignment(fx):
     tricky = Page("x", ["first\nsecond", "third\r", "y" * 300_000, "\ud800 lone surrogate"])
     X = fx.transform([tricky, PAGE])
-    np.testing.assert_array_equal(X[len(tricky):], fx.transform([PAGE]))
+    np.testing.assert_array_equal(X[len(tricky) :], fx.transform([PAGE]))
     capped = FeatureExtractor(FeatureConfig(max_line_chars=1000), LEX, SW)
     n_chars = np.expm1(capped.transform([tricky])[:, capped.feature_names.index("log_chars")])
     assert round(n_chars[2]) == 1000

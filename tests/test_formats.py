@@ -3,14 +3,31 @@ import json
 import pytest
 
 from bpclf.errors import DataError
-from bpclf.formats import format_labelled, looks_labelled_text, page_json, parse_jsonl, \
-    parse_labelled_text
+from bpclf.formats import (
+    format_labelled,
+    looks_labelled_text,
+    page_json,
+    parse_jsonl,
+    parse_labelled_text,
+)
 from bpclf.pages import Page
 
 TRICKY = Page(
-    id="p 1 \"quoted\"",
-    lines=["plain", "", "  spaced  ", "tab\tinside", "break\ninside", "cr\rinside", "C\tlooks",
-           "@page {\"id\": 1}", "# not a comment", "ünïcödé ✓ 中文", "\u2028sep", "\\n literal"],
+    id='p 1 "quoted"',
+    lines=[
+        "plain",
+        "",
+        "  spaced  ",
+        "tab\tinside",
+        "break\ninside",
+        "cr\rinside",
+        "C\tlooks",
+        '@page {"id": 1}',
+        "# not a comment",
+        "ünïcödé ✓ 中文",
+        "\u2028sep",
+        "\\n literal",
+    ],
     labels=[0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
     lang="en",
     source="test",
@@ -33,7 +50,7 @@ def test_labelled_text_layout_is_editor_friendly():
 
 
 def test_reader_accepts_edits_people_make():
-    text = "# my labels\n\n@page {\"id\": \"a\"}\r\nb\tMenu\r\nC 0.3\tText\nC\n\n"
+    text = '# my labels\n\n@page {"id": "a"}\r\nb\tMenu\r\nC 0.3\tText\nC\n\n'
     (page,) = parse_labelled_text(text, "t.txt", require_labels=True)
     assert page.lines == ["Menu", "Text", ""] and page.labels == [1, 0, 0]
 
@@ -51,7 +68,7 @@ def test_unlabelled_marker():
         ("C\tx\n", "before the first '@page'", 1),
         ('@page {"id": "a"}\nX\tx\n', "expected a marker", 2),
         ('@page {"id": "a"}\nC zz\tx\n', "bad probability", 2),
-        ("@page {}\n", "JSON object with an \"id\"", 1),
+        ("@page {}\n", 'JSON object with an "id"', 1),
         ("@page [1]\n", "JSON object", 1),
         ('@page {"id": "a"}\nCj\tnot json\n', "not a JSON string", 2),
     ],
@@ -76,5 +93,5 @@ def test_page_json_carries_probabilities():
 
 
 def test_sniffing():
-    assert looks_labelled_text("# c\n\n@page {\"id\": 1}\n")
+    assert looks_labelled_text('# c\n\n@page {"id": 1}\n')
     assert not looks_labelled_text("Just a page\n@page later")

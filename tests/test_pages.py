@@ -18,8 +18,14 @@ def test_record_keeps_other_keys_and_text_is_split():
     assert page.id == "7" and page.lines == ["x", "y"] and page.extra == {"url": "http://e.x"}
     assert page.lang == "en" and page.labels is None
     rec = Page("a", ["l"], [1], "fi", "s", {"k": 1}).to_record()
-    assert rec == {"id": "a", "lang": "fi", "source": "s", "k": 1, "lines": ["l"],
-                   "boilerplate": [1]}
+    assert rec == {
+        "id": "a",
+        "lang": "fi",
+        "source": "s",
+        "k": 1,
+        "lines": ["l"],
+        "boilerplate": [1],
+    }
 
 
 @pytest.mark.parametrize(

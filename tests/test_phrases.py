@@ -5,14 +5,16 @@ from bpclf.errors import DataError
 from bpclf.phrases import Lexicon
 from bpclf.resources import configs_dir
 
-LEX = Lexicon.from_rows([
-    ("support us", "en", "appeal"),
-    ("donate", "en", "appeal"),
-    ("sign in", "en", "account"),
-    ("don", "fr", "appeal"),
-    ("j'accepte", "fr", "ui"),
-    ("newsletter", "*", "subscribe"),
-])
+LEX = Lexicon.from_rows(
+    [
+        ("support us", "en", "appeal"),
+        ("donate", "en", "appeal"),
+        ("sign in", "en", "account"),
+        ("don", "fr", "appeal"),
+        ("j'accepte", "fr", "ui"),
+        ("newsletter", "*", "subscribe"),
+    ]
+)
 
 
 def _match(lines, runs=None):

@@ -1,0 +1,175 @@
+"""CLI behaviour: the three jobs, output formats, and one-line errors for bad input."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bpclf.cli import main
+from bpclf.formats import parse_labelled_text
+from bpclf.pages import Page
+
+from .conftest import make_page, make_pages, write_jsonl
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", make_pages(24))
+    write_jsonl(tmp_path / "dev.jsonl", [make_page(f"d{i}", "en", 200 + i) for i in range(4)])
+    return tmp_path
+
+
+def test_train_evaluate_predict(capsys, data_dir, tiny_config_file):
+    model = data_dir / "m.bpclf"
+    code, _, err = run(
+        capsys, "train", data_dir / "train.jsonl", "-o", model, "--config", tiny_config_file
+    )
+    assert code == 0 and model.exists() and "threshold" in err
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        data_dir / "dev.jsonl",
+        "--model",
+        model,
+        "--json",
+        data_dir / "ev.json",
+        "--report",
+        data_dir / "rep",
+    )
+    assert code == 0
+    assert "bpclf" in out and "c4-rules" in out and "all-content" in out and "lang:en" in out
+    results = json.loads((data_dir / "ev.json").read_text())["results"]
+    assert results[0]["overall"]["lines"]["f1"] == 1.0
+    assert (data_dir / "rep" / "report.md").exists()
+    assert (data_dir / "rep" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(capsys, "predict", data_dir / "dev.jsonl", "--model", model)
+    assert code == 0 and "Home" not in out.split("\n") and "Local news" in out
+    assert out.count("==> d") == 4  # several pages: one header each
+
+
+def test_predict_formats_keep_every_line(capsys, model_file, tmp_path):
+    pages = [make_page("a"), Page("empty", [], extra={"url": "u"}), Page("blank", ["", ""])]
+    src = write_jsonl(tmp_path / "in.jsonl", pages)
+    code, out, _ = run(capsys, "predict", src, "-m", model_file, "--format", "jsonl")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in records] == ["a", "empty", "blank"]
+    for rec, page in zip(records, pages, strict=True):
+        assert rec["lines"] == page.lines
+        assert len(rec["boilerplate"]) == len(rec["boilerplate_proba"]) == len(page.lines)
+    assert records[0]["boilerplate"] == pages[0].labels
+    assert records[1]["url"] == "u"
+    code, out, _ = run(capsys, "predict", src, "-m", model_file, "--format", "labeled")
+    back = list(parse_labelled_text(out, "out"))
+    assert [(p.id, p.lines) for p in back] == [(p.id, p.lines) for p in pages]
+    assert back[0].labels == pages[0].labels
+
+
+def test_predict_text_single_page_from_stdin(capsys, monkeypatch, model_file):
+    page = make_page("s")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(page.lines).encode())))
+    code, out, _ = run(capsys, "predict", "-m", model_file)
+    kept = [line for line, lab in zip(page.lines, page.labels, strict=True) if lab == 0]
+    assert code == 0 and out.splitlines() == kept  # one page: no header
+
+
+def test_threshold_and_output_file(capsys, model_file, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [make_page("a")])
+    out_file = tmp_path / "out.txt"
+    code, out, err = run(
+        capsys, "predict", src, "-m", model_file, "--threshold", "1", "-o", out_file
+    )
+    assert code == 0 and out == ""
+    assert out_file.read_text().splitlines() == make_page("a").lines  # nothing removed
+    assert "1 pages" in err
+    assert not list(tmp_path.glob(".out.txt.*"))  # no temp file left behind
+
+
+def test_convert_round_trip(capsys, tmp_path):
+    pages = make_pages(3)
+    src = write_jsonl(tmp_path / "p.jsonl", pages)
+    code, out, _ = run(capsys, "convert", src, "--to", "labeled", "-o", tmp_path / "p.txt")
+    assert code == 0
+    code, out, _ = run(capsys, "convert", tmp_path / "p.txt", "--to", "jsonl")
+    assert out == src.read_text()
+
+
+def test_info(capsys, model_file):
+    code, out, _ = run(capsys, "info", "-m", model_file)
+    meta = json.loads(out)
+    assert code == 0 and "feature_names" in meta and "resources" not in meta
+
+
+def _bad(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "bad.jsonl",
+            '{"id": "a", "lines": ["x"], "boilerplate": [0]}\n{"id": oops}\n',
+            "bad.jsonl:2: malformed JSON",
+        ),
+        (
+            "len.jsonl",
+            '{"id": "p", "lines": ["x", "y"], "boilerplate": [0]}\n',
+            "len.jsonl:1: page 'p': 'lines' has 2 entries but 'boilerplate' has 1",
+        ),
+        ("lab.jsonl", '{"id": "p", "lines": ["x"], "boilerplate": [3]}\n', "not 0 or 1"),
+        ("empty.jsonl", "", "training set is empty"),
+        ("one.jsonl", '{"id": "p", "lines": ["x", "y"], "boilerplate": [0, 0]}\n', "single class"),
+        ("bin.txt", b"\x00\x00\x00", "binary"),
+    ],
+)
+def test_train_bad_input_one_line_errors(capsys, tmp_path, name, content, message):
+    path = _bad(tmp_path, name, content)
+    code, _out, err = run(capsys, "train", path, "-o", tmp_path / "m.bpclf")
+    assert code == 1
+    assert message in err
+    assert err.startswith("bpclf: error: ") and err.count("\n") == 1
+    assert not (tmp_path / "m.bpclf").exists()
+
+
+def test_missing_inputs_and_models(capsys, tmp_path, model_file):
+    code, _, err = run(capsys, "predict", tmp_path / "nope.txt", "-m", model_file)
+    assert code == 1 and "nope.txt: file not found" in err
+    code, _, err = run(capsys, "predict", "-m", tmp_path / "missing.bpclf")
+    assert code == 1 and "missing.bpclf: model file not found" in err
+    junk = _bad(tmp_path, "junk.bpclf", b"not a model at all")
+    code, _, err = run(capsys, "evaluate", junk, "-m", junk)
+    assert code == 1 and "junk.bpclf" in err and err.count("\n") == 1
+
+
+def test_usage_errors_exit_2(capsys, model_file, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [make_page("a")])
+    assert run(capsys, "predict", src, "-m", model_file, "--format", "pdf")[0] == 2
+    assert run(capsys, "predict", src, "-m", model_file, "--threshold", "7")[0] == 2
+    code, _, err = run(capsys, "predict", src, "--bogus-option")
+    assert code == 2 and err.startswith("bpclf: error:")
+    code, _, err = run(capsys, "train", src)
+    assert code == 2 and "--output" in err
+
+
+def test_console_script_never_shows_a_traceback(tmp_path):
+    bad = _bad(tmp_path, "bad.jsonl", "{not json\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bpclf.cli", "evaluate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("bpclf: error: ")

@@ -1,0 +1,87 @@
+import io
+import json
+import logging
+import sys
+
+import pytest
+
+from bpclf.errors import DataError, UsageError
+from bpclf.readers import expand_paths, read_pages
+
+
+def test_plain_text_file_and_directory(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b.txt").write_bytes(b"one\r\ntwo\rthree\n")
+    (tmp_path / "d" / "a.txt").write_text("alpha\n\nbeta")
+    (tmp_path / "d" / ".hidden").write_text("skip me")
+    pages = list(read_pages([str(tmp_path / "d")]))
+    assert [p.id for p in pages] == [str(tmp_path / "d" / "a.txt"), str(tmp_path / "d" / "b.txt")]
+    assert pages[0].lines == ["alpha", "", "beta"]
+    assert pages[1].lines == ["one", "two", "three"]
+
+
+def test_stdin_sniffs_format(monkeypatch):
+    for payload, expect in [
+        (b"Hello\nWorld\n", [["Hello", "World"]]),
+        (b'{"id": "x", "text": "a\\nb"}\n{"id": "y", "lines": ["c"]}\n', [["a", "b"], ["c"]]),
+        (b'@page {"id": "z"}\nC\tq\n', [["q"]]),
+    ]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(payload)))
+        assert [p.lines for p in read_pages(["-"])] == expect
+
+
+def test_invalid_utf8_is_replaced_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café\nnaïve\n".encode("latin-1"))
+    with caplog.at_level(logging.WARNING, logger="bpclf"):
+        (page,) = read_pages([str(path)])
+    assert page.lines == ["caf\ufffd", "na\ufffdve"]
+    assert "latin1.txt" in caplog.text and "invalid UTF-8" in caplog.text
+
+
+def test_binary_and_missing_files(tmp_path):
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(DataError, match="binary"):
+        list(read_pages([str(binary)]))
+    with pytest.raises(DataError, match="not found") as err:
+        list(read_pages([str(tmp_path / "nope.txt")]))
+    assert "nope.txt" in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no files"):
+        expand_paths([str(tmp_path / "empty")])
+
+
+def test_labels_required_for_training_inputs(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_text("x\n")
+    with pytest.raises(DataError, match="no labels"):
+        list(read_pages([str(path)], require_labels=True))
+    jl = tmp_path / "p.jsonl"
+    jl.write_text(json.dumps({"id": "a", "lines": ["x"]}) + "\n")
+    with pytest.raises(DataError, match="no 'boilerplate'"):
+        list(read_pages([str(jl)], require_labels=True))
+
+
+def test_unknown_input_format():
+    with pytest.raises(UsageError):
+        list(read_pages(["x"], input_format="pdf"))
+
+
+def test_parquet_and_csv_through_datasets(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"doc": ["a\nb", "c"], "key": ["k1", "k2"], "url": ["u1", "u2"]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    pages = list(read_pages([str(tmp_path / "t.parquet")], text_field="doc", id_field="key"))
+    assert [(p.id, p.lines, p.extra) for p in pages] == [
+        ("k1", ["a", "b"], {"url": "u1"}),
+        ("k2", ["c"], {"url": "u2"}),
+    ]
+    (tmp_path / "t.csv").write_text('text,n\n"x\ny",1\nz,2\n')
+    pages = list(read_pages([str(tmp_path / "t.csv")]))
+    assert [p.lines for p in pages] == [["x", "y"], ["z"]]
+    assert pages[0].id.endswith("t.csv:1")
+    with pytest.raises(DataError, match="no column 'body'"):
+        list(read_pages([str(tmp_path / "t.parquet")], text_field="body"))
