@@ -28,6 +28,7 @@ class FeatureConfig:
         "stopword_share",
         "title_share",
         "phrase_count",
+        "appeal_phrase",
         "letter_share",
         "digit_share",
         "short",
@@ -54,6 +55,24 @@ class ModelConfig:
     n_iter_no_change: int = 30
     refit_on_all: bool = True
     random_state: int = 0
+    #: Second pass: a model over the first pass's out-of-fold probabilities of nearby lines.
+    second_pass: bool = True
+    second_pass_folds: int = 4
+    second_pass_window: int = 3
+    second_pass_features: tuple[str, ...] = (
+        "log_chars",
+        "n_words",
+        "ends_terminal",
+        "stopword_share",
+        "appeal_phrase",
+        "phrase_count",
+        "rel_pos",
+        "short_run_len",
+        "dist_prev_appeal",
+        "dist_next_appeal",
+    )
+    #: Per-source sample weights (pages whose ``source`` is listed); others weigh 1.
+    source_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +107,16 @@ def _build(cls: type, values: dict[str, Any], section: str, source: str) -> Any:
         if key not in known:
             raise UsageError(f"unknown config key '{section}.{key}'", source=source)
         default = getattr(cls(), key)
-        if isinstance(default, tuple):
+        if isinstance(default, dict):
+            if not isinstance(value, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                for v in value.values()
+            ):
+                raise UsageError(
+                    f"'{section}.{key}' must map names to positive numbers", source=source
+                )
+            value = {str(k): float(v) for k, v in value.items()}
+        elif isinstance(default, tuple):
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                 raise UsageError(f"'{section}.{key}' must be a list of strings", source=source)
             value = tuple(value)
@@ -118,6 +146,10 @@ def config_from_dict(
     if feats.context_window < 0 or feats.max_distance < 1 or feats.short_line_words < 0:
         raise UsageError(
             "features.context_window/max_distance/short_line_words out of range", source=source
+        )
+    if model.second_pass_folds < 2 or model.second_pass_window < 0:
+        raise UsageError(
+            "model.second_pass_folds must be >= 2, second_pass_window >= 0", source=source
         )
     if not 0.0 < model.validation_fraction < 1.0:
         raise UsageError("model.validation_fraction must be between 0 and 1", source=source)

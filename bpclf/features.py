@@ -91,7 +91,7 @@ def _base_names(categories: Sequence[str]) -> list[str]:
     names += [f"{k}_count" for k in _TOKEN_KINDS]
     names += ["phrase_count", "phrase_cover"]
     names += [f"phrase_{c}" for c in categories]
-    names += ["short", "empty"]
+    names += ["appeal_phrase", "short", "empty"]
     return names
 
 
@@ -100,7 +100,9 @@ _GLOBAL_NAMES = [
     "dist_next_phrase",
     "dist_prev_appeal",
     "dist_next_appeal",
-    "appeal_window",
+    "appeal_behind",
+    "appeal_ahead",
+    "appeal_rest_share",
     "pos",
     "rel_pos",
     "lines_to_end",
@@ -193,7 +195,10 @@ class FeatureExtractor:
         base = self._base_features(lay, langs)
         glob = self._global_features(lay, base, langs)
         ctx = self._context_features(lay, base)
-        return np.hstack([base, glob, ctx])
+        X = np.hstack([base, glob, ctx])
+        if X.shape[1] != self.n_features:  # a programming error, never a data error
+            raise AssertionError(f"computed {X.shape[1]} features, declared {self.n_features}")
+        return X
 
     def _layout(self, pages: Sequence[Page]) -> _Layout:
         cap = self.config.max_line_chars
@@ -283,8 +288,12 @@ class FeatureExtractor:
         matches = self.lexicon.match_lines(lay.text, starts, n, runs)
         feats["phrase_count"] = matches.count
         feats["phrase_cover"] = matches.covered / denom
+        appeal = np.zeros(n)
         for i, c in enumerate(self.lexicon.categories):
             feats[f"phrase_{c}"] = matches.by_category[:, i]
+            if c in cfg.appeal_categories:
+                appeal += matches.by_category[:, i]
+        feats["appeal_phrase"] = (appeal > 0).astype(float)
         feats["short"] = (n_words <= cfg.short_line_words).astype(float)
         feats["empty"] = (n_words == 0).astype(float)
         return np.column_stack([feats[name] for name in self.base_names])
@@ -380,7 +389,9 @@ class FeatureExtractor:
             _dist_next(any_phrase, page_end, cap),
             _dist_prev(appeal, lay.page_start, cap),
             _dist_next(appeal, page_end, cap),
-            (csum[hi] - csum[lo]).astype(float),
+            (csum[idx + 1] - csum[lo]).astype(float),
+            (csum[hi] - csum[idx]).astype(float),
+            (csum[page_end] - csum[idx]) / (page_end - idx),
             pos.astype(float),
             pos / np.maximum(lay.page_len - 1, 1),
             (lay.page_len - 1 - pos).astype(float),
@@ -498,3 +509,36 @@ def _run_mean(values: np.ndarray, flag: np.ndarray, lay: _Layout) -> np.ndarray:
     sums = np.bincount(rid, weights=values)
     lengths = np.bincount(rid)
     return (sums / np.maximum(lengths, 1))[rid]
+
+
+def neighbour_proba_features(
+    proba: np.ndarray, page_sizes: Sequence[int], window: int
+) -> tuple[np.ndarray, list[str]]:
+    """First-pass probabilities around each line, for the second pass.
+
+    The line's own probability, those of the lines at offsets -window..+window (-1 where
+    the page has none), the mean before and after the line within the window, and the
+    page mean: a learned version of jusText's context-sensitive revision.
+    """
+    sizes = np.asarray(page_sizes, dtype=np.int64)
+    n = len(proba)
+    page = np.repeat(np.arange(len(sizes)), sizes)
+    first = (np.cumsum(sizes) - sizes)[page]
+    end = first + sizes[page]
+    idx = np.arange(n)
+    cols, names = [proba], ["p1"]
+    for d in [d for d in range(-window, window + 1) if d]:
+        j = idx + d
+        valid = (j >= first) & (j < end)
+        cols.append(np.where(valid, proba[np.clip(j, 0, max(n - 1, 0))], -1.0))
+        names.append(f"p1@{d:+d}")
+    csum = np.concatenate([[0.0], np.cumsum(proba)])
+    lo = np.maximum(idx - window, first)
+    hi = np.minimum(idx + window + 1, end)
+    before_n, after_n = idx - lo, hi - idx - 1
+    cols.append(np.where(before_n > 0, (csum[idx] - csum[lo]) / np.maximum(before_n, 1), -1.0))
+    cols.append(np.where(after_n > 0, (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1), -1.0))
+    page_sum = np.bincount(page, weights=proba, minlength=len(sizes))
+    cols.append((page_sum / np.maximum(sizes, 1))[page] if n else np.zeros(0))
+    names += ["p1_mean_before", "p1_mean_after", "p1_page_mean"]
+    return np.column_stack(cols) if n else np.zeros((0, len(names))), names

@@ -21,11 +21,11 @@ import numpy as np
 from bpclf import __version__
 from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import BpclfError, DataError, ModelError
-from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor
+from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
 from bpclf.metrics import best_f1_threshold, line_metrics
 from bpclf.pages import Page
 from bpclf.phrases import Lexicon
-from bpclf.serialize import TreeEnsemble, load_model, save_model
+from bpclf.serialize import TreeEnsemble, load_model_bundle, save_model
 from bpclf.stopwords import Stopwords, read_stopword_dir
 
 Progress = Callable[[int], None]
@@ -88,7 +88,6 @@ class BoilerplateClassifier:
 
     def fit(self, pages: Sequence[Page], progress: Progress | None = None) -> BoilerplateClassifier:
         """Train on labelled pages (every page must have ``labels``)."""
-        from sklearn.model_selection import GroupShuffleSplit
 
         self.config_ = self.config if self.config is not None else load_config()
         pages = [p for p in pages if len(p)]
@@ -106,42 +105,36 @@ class BoilerplateClassifier:
         X = self._features(pages, progress)
         groups = np.repeat(np.arange(len(pages)), [len(p) for p in pages])
         mcfg = self.config_.model
+        w = np.repeat(
+            [mcfg.source_weights.get(p.source or "", 1.0) for p in pages], [len(p) for p in pages]
+        )
 
-        val_idx = None
-        if len(pages) >= 2:
-            split = GroupShuffleSplit(
-                n_splits=1, test_size=mcfg.validation_fraction, random_state=mcfg.random_state
-            )
-            tr, va = next(split.split(X, y, groups))
-            if len(np.unique(y[va])) == 2 and len(np.unique(y[tr])) == 2:
-                val_idx = (tr, va)
-        validation: dict[str, Any] = {}
-        if val_idx is None:
+        split = self._validation_split(y, groups)
+        if split is None:
             log.warning("too few pages for a validation split: no early stopping, threshold 0.5")
-            hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
-            hgb.fit(X, y)
-            threshold, n_iter = 0.5, hgb.n_iter_
-        else:
-            tr, va = val_idx
-            hgb = self._estimator(early_stopping=True, max_iter=mcfg.max_iter)
-            hgb.fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
-            n_iter = int(hgb.n_iter_)
-            proba_va = TreeEnsemble.from_sklearn(hgb).predict_proba(X[va])
-            threshold, _ = best_f1_threshold(y[va], proba_va)
-            validation = {
-                k: float(v)
-                for k, v in line_metrics(
-                    y[va], (proba_va >= threshold).astype(int), proba_va
-                ).items()
+        hgb, n_iter, val_proba = self._fit_stage(X, y, w, split)
+        self.ensemble_ = self._export(hgb, X)
+        self.second_pass_ = None
+        self.second_pass_names_: list[str] = []
+        second: dict[str, Any] = {}
+        if mcfg.second_pass and split is not None:
+            oof = self._out_of_fold(X, y, w, groups, n_iter)
+            X2 = self._second_pass_matrix(X, oof, [len(p) for p in pages])
+            hgb2, n_iter2, val_proba = self._fit_stage(X2, y, w, split)
+            self.second_pass_ = self._export(hgb2, X2)
+            second = {
+                "feature_names": list(self.second_pass_names_),
+                "n_iter": n_iter2,
+                "folds": mcfg.second_pass_folds,
             }
+        validation: dict[str, Any] = {}
+        threshold = 0.5
+        if split is not None:
+            va = split[1]
+            threshold, _ = best_f1_threshold(y[va], val_proba)
+            pred = (val_proba >= threshold).astype(int)
+            validation = {k: float(v) for k, v in line_metrics(y[va], pred, val_proba).items()}
             validation["pages"] = len(np.unique(groups[va]))
-            if mcfg.refit_on_all:
-                hgb = self._estimator(early_stopping=False, max_iter=n_iter)
-                hgb.fit(X, y)
-        self.ensemble_ = TreeEnsemble.from_sklearn(hgb)
-        check = self.ensemble_.predict_proba(X[:2000])
-        if not np.allclose(check, hgb.predict_proba(X[:2000])[:, 1], atol=1e-9):
-            raise RuntimeError("tree export does not reproduce scikit-learn's predictions")
         self.threshold_ = float(threshold)
         self.meta_ = {
             "format": "bpclf-model",
@@ -150,6 +143,7 @@ class BoilerplateClassifier:
             "config": self.config_.to_dict(),
             "threshold": self.threshold_,
             "n_iter": n_iter,
+            "second_pass": second,
             "training_data": data_summary(pages),
             "validation_metrics": validation,
             "versions": library_versions(),
@@ -159,6 +153,98 @@ class BoilerplateClassifier:
             },
         }
         return self
+
+    def _validation_split(
+        self, y: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Line indices of a train/validation split grouped by page (None if impossible)."""
+        from sklearn.model_selection import GroupShuffleSplit
+
+        mcfg = self.config_.model
+        if len(np.unique(groups)) < 2:
+            return None
+        splitter = GroupShuffleSplit(
+            n_splits=1, test_size=mcfg.validation_fraction, random_state=mcfg.random_state
+        )
+        tr, va = next(splitter.split(y, y, groups))
+        if len(np.unique(y[va])) < 2 or len(np.unique(y[tr])) < 2:
+            return None
+        return tr, va
+
+    def _fit_stage(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        split: tuple[np.ndarray, np.ndarray] | None,
+    ):
+        """Early-stop on the validation split, then (by default) refit on everything.
+
+        Returns the estimator, its number of trees and the validation-split
+        probabilities of the early-stopped model (used for the threshold).
+        """
+        mcfg = self.config_.model
+        if split is None:
+            hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
+            hgb.fit(X, y, sample_weight=w)
+            return hgb, int(hgb.n_iter_), None
+        tr, va = split
+        hgb = self._estimator(early_stopping=True, max_iter=mcfg.max_iter)
+        hgb.fit(
+            X[tr], y[tr], sample_weight=w[tr], X_val=X[va], y_val=y[va], sample_weight_val=w[va]
+        )
+        n_iter = int(hgb.n_iter_)
+        val_proba = TreeEnsemble.from_sklearn(hgb).predict_proba(X[va])
+        if mcfg.refit_on_all:
+            hgb = self._estimator(early_stopping=False, max_iter=n_iter)
+            hgb.fit(X, y, sample_weight=w)
+        return hgb, n_iter, val_proba
+
+    def _out_of_fold(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray, n_iter: int
+    ) -> np.ndarray:
+        """First-pass probabilities of every line from models that never saw its page.
+
+        The second pass must learn from predictions like those it will get on new pages;
+        in-fold predictions would be overconfident.
+        """
+        mcfg = self.config_.model
+        n_pages = int(groups.max()) + 1
+        order = np.random.default_rng(mcfg.random_state).permutation(n_pages)
+        page_fold = np.empty(n_pages, dtype=np.int64)
+        page_fold[order] = np.arange(n_pages) % mcfg.second_pass_folds
+        fold = page_fold[groups]
+        oof = np.zeros(len(y))
+        for k in range(mcfg.second_pass_folds):
+            train, test = fold != k, fold == k
+            if not test.any():
+                continue
+            if len(np.unique(y[train])) < 2:
+                oof[test] = y[train].mean()
+                continue
+            hgb = self._estimator(early_stopping=False, max_iter=n_iter)
+            hgb.fit(X[train], y[train], sample_weight=w[train])
+            oof[test] = TreeEnsemble.from_sklearn(hgb).predict_proba(X[test])
+        return oof
+
+    def _second_pass_matrix(
+        self, X: np.ndarray, proba: np.ndarray, page_sizes: Sequence[int]
+    ) -> np.ndarray:
+        """Selected first-pass features plus the first-pass probabilities around each line."""
+        mcfg = self.config_.model
+        cols = [self.feature_names_.index(f) for f in mcfg.second_pass_features]
+        ctx, names = neighbour_proba_features(proba, page_sizes, mcfg.second_pass_window)
+        self.second_pass_names_ = [*mcfg.second_pass_features, *names]
+        return np.hstack([X[:, cols], ctx])
+
+    @staticmethod
+    def _export(hgb, X: np.ndarray) -> TreeEnsemble:
+        """The validated numpy form of a fitted estimator, checked against scikit-learn."""
+        ensemble = TreeEnsemble.from_sklearn(hgb)
+        check = ensemble.predict_proba(X[:2000])
+        if not np.allclose(check, hgb.predict_proba(X[:2000])[:, 1], atol=1e-9):
+            raise RuntimeError("tree export does not reproduce scikit-learn's predictions")
+        return ensemble
 
     def _estimator(self, *, early_stopping: bool, max_iter: int):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -212,7 +298,11 @@ class BoilerplateClassifier:
         self._check_fitted()
         if not pages:
             return []
-        proba = self.ensemble_.predict_proba(self.extractor_.transform(pages))
+        X = self.extractor_.transform(pages)
+        proba = self.ensemble_.predict_proba(X)
+        if self.second_pass_ is not None:
+            X2 = self._second_pass_matrix(X, proba, [len(p) for p in pages])
+            proba = self.second_pass_.predict_proba(X2)
         bounds = np.cumsum([len(p) for p in pages])[:-1]
         return np.split(proba, bounds)
 
@@ -223,6 +313,7 @@ class BoilerplateClassifier:
         return [(p >= t).astype(np.int8) for p in self.predict_proba(pages)]
 
     def feature_importances(self) -> np.ndarray:
+        """Split-count importances of the first-pass features."""
         self._check_fitted()
         return self.ensemble_.feature_importances()
 
@@ -230,12 +321,13 @@ class BoilerplateClassifier:
     def save(self, path: str | Path) -> None:
         """Write the model atomically (temp file, then rename)."""
         self._check_fitted()
-        save_model(path, self.ensemble_, self.meta_)
+        extras = {"second_pass": self.second_pass_} if self.second_pass_ is not None else None
+        save_model(path, self.ensemble_, self.meta_, extras)
 
     @classmethod
     def load(cls, path: str | Path) -> BoilerplateClassifier:
         """Load and validate a model file; never executes code from the file."""
-        ensemble, meta = load_model(path)
+        ensemble, meta, extras = load_model_bundle(path)
         src = str(path)
         if meta.get("format") != "bpclf-model":
             raise ModelError("not a bpclf classifier model", source=src)
@@ -280,6 +372,22 @@ class BoilerplateClassifier:
         if not 0.0 <= threshold <= 1.0:
             raise ModelError("model threshold outside [0, 1]", source=src)
         model.ensemble_, model.threshold_, model.meta_ = ensemble, threshold, meta
+        model.second_pass_ = extras.get("second_pass")
+        model.second_pass_names_ = []
+        second = meta.get("second_pass") or {}
+        if (model.second_pass_ is None) != (not second):
+            raise ModelError("model metadata and trees disagree about the second pass", source=src)
+        if model.second_pass_ is not None:
+            try:
+                model._second_pass_matrix(np.zeros((1, ensemble.n_features)), np.zeros(1), [1])
+            except ValueError as exc:
+                raise ModelError(f"invalid second-pass configuration: {exc}", source=src) from None
+            if second.get("feature_names") != model.second_pass_names_:
+                raise ModelError(
+                    "second-pass feature names do not match; retrain the model", source=src
+                )
+            if model.second_pass_.n_features != len(model.second_pass_names_):
+                raise ModelError("second-pass trees expect another number of features", source=src)
         return model
 
     def describe(self) -> dict[str, Any]:

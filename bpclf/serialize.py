@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -68,6 +69,9 @@ ARRAY_DTYPES: dict[str, np.dtype] = {
 }
 _NODE_ARRAYS = ("feature", "threshold", "missing_left", "left", "right", "is_leaf", "value")
 _JSON_MEMBERS = ("format_json", "meta_json")
+#: Names of extra ensembles (stored as "{name}__{array}" members).
+_EXTRA_NAME = re.compile(r"[a-z](?:[a-z0-9]|_(?!_)){0,31}")
+MAX_EXTRAS = 8
 
 # Fixed zip entry attributes so that the same content always gives the same bytes
 # (np.savez_compressed stamps every entry with the current time).
@@ -411,7 +415,12 @@ def _is_finite_real(x: Any) -> bool:
 # ---------------------------------------------------------------------- writing
 
 
-def save_model(path: str | os.PathLike, ensemble: TreeEnsemble, meta: dict) -> None:
+def save_model(
+    path: str | os.PathLike,
+    ensemble: TreeEnsemble,
+    meta: dict,
+    extras: dict[str, TreeEnsemble] | None = None,
+) -> None:
     """Write ``ensemble`` and JSON-serialisable ``meta`` to ``path``, atomically.
 
     The ensemble is validated first so we never write a file that load_model would
@@ -419,9 +428,17 @@ def save_model(path: str | os.PathLike, ensemble: TreeEnsemble, meta: dict) -> N
     renamed over the target, so readers see either the old or the new complete file.
     The output is byte-deterministic (fixed zip timestamps, sorted members, sorted JSON
     keys), so identical models give identical files and checksums.
+
+    ``extras`` are further named ensembles (for example a second pass) stored beside the
+    main one, each validated and described in the format header like the main one.
     """
     path = Path(path)
     ensemble.validate(source=str(path))
+    extras = dict(extras or {})
+    for key, extra in extras.items():
+        if not _EXTRA_NAME.fullmatch(key):
+            raise ValueError(f"invalid extra ensemble name {key!r}")
+        extra.validate(source=str(path))
     if not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
     fmt = {
@@ -432,9 +449,21 @@ def save_model(path: str | os.PathLike, ensemble: TreeEnsemble, meta: dict) -> N
         "max_depth": int(ensemble.max_depth),
     }
     members = {name: getattr(ensemble, name) for name in ARRAY_DTYPES}
+    if extras:
+        fmt["extras"] = {key: _header(extra) for key, extra in sorted(extras.items())}
+        for key, extra in extras.items():
+            members.update({f"{key}__{name}": getattr(extra, name) for name in ARRAY_DTYPES})
     members["format_json"] = _json_array(fmt)
     members["meta_json"] = _json_array(meta)
     _write_container(path, members)
+
+
+def _header(ensemble: TreeEnsemble) -> dict[str, Any]:
+    return {
+        "n_features": int(ensemble.n_features),
+        "baseline": float(ensemble.baseline),
+        "max_depth": int(ensemble.max_depth),
+    }
 
 
 def _json_array(obj: Any) -> np.ndarray:
@@ -516,6 +545,17 @@ def _describe(exc: BaseException) -> str:
 def load_model(path: str | os.PathLike) -> tuple[TreeEnsemble, dict]:
     """Load and fully validate a model file; return ``(ensemble, meta)``.
 
+    See :func:`load_model_bundle` for files that also hold extra ensembles.
+    """
+    ensemble, meta, _ = load_model_bundle(path)
+    return ensemble, meta
+
+
+def load_model_bundle(
+    path: str | os.PathLike,
+) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble]]:
+    """Load and fully validate a model file; return ``(ensemble, meta, extras)``.
+
     Safe on untrusted input: nothing is unpickled, sizes are checked before anything is
     decompressed or allocated, and every structural invariant is validated before the
     ensemble is returned. Any problem with the file raises ModelError, never anything
@@ -546,14 +586,15 @@ def load_model(path: str | os.PathLike) -> tuple[TreeEnsemble, dict]:
 
     try:
         members = _read_members(data, fail)
-        ensemble, meta = _decode(members, fail)
-        ensemble.validate(source=src)
-        _freeze(ensemble)
+        ensemble, meta, extras = _decode(members, fail)
+        for item in (ensemble, *extras.values()):
+            item.validate(source=src)
+            _freeze(item)
     except ModelError:
         raise
     except Exception as exc:  # a hostile file must only ever produce a ModelError
         raise fail(f"corrupt model file ({_describe(exc)})", exc) from exc
-    return ensemble, meta
+    return ensemble, meta, extras
 
 
 def _read_members(data: bytes, fail: Any) -> dict[str, np.ndarray]:
@@ -598,8 +639,8 @@ def _read_members(data: bytes, fail: Any) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            for name in (*_JSON_MEMBERS, *ARRAY_DTYPES):
-                if name in npy_infos:
+            for name in npy_infos:
+                if name in _JSON_MEMBERS or name in ARRAY_DTYPES or _is_extra_member(name):
                     arrays[name] = npz[name]
     except ValueError as exc:
         if "pickle" in str(exc).lower():
@@ -628,7 +669,32 @@ def _decode_json(arr: np.ndarray, what: str, fail: Any) -> Any:
         raise fail(f"{what} is not valid UTF-8 JSON", exc) from exc
 
 
-def _decode(arrays: dict[str, np.ndarray], fail: Any) -> tuple[TreeEnsemble, dict]:
+def _is_extra_member(name: str) -> bool:
+    key, sep, array = name.partition("__")
+    return bool(sep) and bool(_EXTRA_NAME.fullmatch(key)) and array in ARRAY_DTYPES
+
+
+def _ensemble(arrays: dict[str, np.ndarray], header: Any, prefix: str, fail: Any) -> TreeEnsemble:
+    """Assemble one (unvalidated) ensemble from its arrays and its format header."""
+    if not isinstance(header, dict):
+        raise fail(f"format header of {prefix or 'main'} ensemble is not an object")
+    for key in ("n_features", "baseline", "max_depth"):
+        if key not in header:
+            raise fail(f"format_json lacks {key!r}")
+    missing = [prefix + name for name in ARRAY_DTYPES if prefix + name not in arrays]
+    if missing:
+        raise fail(f"model file lacks array {missing[0]!r}")
+    return TreeEnsemble(
+        **{name: arrays[prefix + name] for name in ARRAY_DTYPES},
+        baseline=header["baseline"],
+        n_features=header["n_features"],
+        max_depth=header["max_depth"],
+    )
+
+
+def _decode(
+    arrays: dict[str, np.ndarray], fail: Any
+) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble]]:
     """Check format name/version and metadata, then assemble the (unvalidated) ensemble."""
     fmt = _decode_json(arrays["format_json"], "format_json", fail)
     if not isinstance(fmt, dict) or fmt.get("format") != FORMAT_NAME:
@@ -642,19 +708,18 @@ def _decode(arrays: dict[str, np.ndarray], fail: Any) -> tuple[TreeEnsemble, dic
             f"model format version {version} is newer than this bpclf supports "
             f"({FORMAT_VERSION}); upgrade bpclf"
         )
-    for key in ("n_features", "baseline", "max_depth"):
-        if key not in fmt:
-            raise fail(f"format_json lacks {key!r}")
-    missing = [name for name in ("meta_json", *ARRAY_DTYPES) if name not in arrays]
-    if missing:
-        raise fail(f"model file lacks array {missing[0]!r}")
+    if "meta_json" not in arrays:
+        raise fail("model file lacks array 'meta_json'")
+    ensemble = _ensemble(arrays, fmt, "", fail)
     meta = _decode_json(arrays["meta_json"], "metadata", fail)
     if not isinstance(meta, dict):
         raise fail(f"metadata is not a JSON object (got {type(meta).__name__})")
-    ensemble = TreeEnsemble(
-        **{name: arrays[name] for name in ARRAY_DTYPES},
-        baseline=fmt["baseline"],
-        n_features=fmt["n_features"],
-        max_depth=fmt["max_depth"],
-    )
-    return ensemble, meta
+    headers = fmt.get("extras", {})
+    if not isinstance(headers, dict) or len(headers) > MAX_EXTRAS:
+        raise fail(f"format_json 'extras' must be an object of at most {MAX_EXTRAS} ensembles")
+    extras = {}
+    for key, header in headers.items():
+        if not isinstance(key, str) or not _EXTRA_NAME.fullmatch(key):
+            raise fail(f"invalid extra ensemble name {_clip(key)}")
+        extras[key] = _ensemble(arrays, header, f"{key}__", fail)
+    return ensemble, meta, extras

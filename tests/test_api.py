@@ -22,7 +22,8 @@ def test_train_evaluate_predict_from_paths_and_pages(tmp_path):
     assert [p.page.id for p in preds] == ["d0", "d1", "d2"]
     assert preds[0].labels.tolist() == dev[0].labels
     assert preds[0].content_lines == [
-        line for line, lab in zip(dev[0].lines, dev[0].labels, strict=True) if not lab]
+        line for line, lab in zip(dev[0].lines, dev[0].labels, strict=True) if not lab
+    ]
 
 
 def test_predictions_do_not_depend_on_batch_size(tiny_model):

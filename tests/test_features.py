@@ -134,3 +134,19 @@ def test_language_guess_when_missing(fx):
 def test_unknown_context_feature_rejected():
     with pytest.raises(ValueError, match="unknown context feature"):
         FeatureExtractor(FeatureConfig(context_features=("nope",)), LEX, SW)
+
+
+def test_neighbour_probabilities_for_the_second_pass():
+    from bpclf.features import neighbour_proba_features
+
+    proba = np.array([0.1, 0.2, 0.9, 0.5, 0.3])
+    X, names = neighbour_proba_features(proba, [3, 2], window=1)
+    assert names == ["p1", "p1@-1", "p1@+1", "p1_mean_before", "p1_mean_after", "p1_page_mean"]
+    col = {n: X[:, i].round(6).tolist() for i, n in enumerate(names)}
+    assert col["p1"] == proba.tolist()
+    assert col["p1@-1"] == [-1, 0.1, 0.2, -1, 0.5]
+    assert col["p1@+1"] == [0.2, 0.9, -1, 0.3, -1]
+    assert col["p1_mean_after"] == [0.2, 0.9, -1, 0.3, -1]
+    assert col["p1_page_mean"] == [0.4, 0.4, 0.4, 0.4, 0.4]
+    X3, _ = neighbour_proba_features(proba, [3, 2], window=3)
+    assert X3[0, -2] == pytest.approx((0.2 + 0.9) / 2)  # mean after, clipped at page end

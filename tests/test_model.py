@@ -8,7 +8,7 @@ from bpclf.errors import DataError, ModelError
 from bpclf.features import FEATURE_SCHEMA_VERSION
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page
-from bpclf.serialize import load_model, save_model
+from bpclf.serialize import load_model, load_model_bundle, save_model
 
 from .conftest import make_page, make_pages, tiny_config
 
@@ -67,10 +67,10 @@ def test_model_uses_its_own_lexicon(tiny_model, model_file, tmp_path):
 
 
 def _tampered(model_file, tmp_path, **changes):
-    ensemble, meta = load_model(model_file)
+    ensemble, meta, extras = load_model_bundle(model_file)
     meta.update(changes)
     path = tmp_path / "tampered.bpclf"
-    save_model(path, ensemble, meta)
+    save_model(path, ensemble, meta, extras)
     return path
 
 
@@ -124,3 +124,32 @@ def test_tiny_training_set_without_validation_split(caplog):
 def test_unfitted_model_errors():
     with pytest.raises(ModelError, match="not fitted"):
         BoilerplateClassifier().predict([make_page("a")])
+
+
+def test_second_pass_is_stored_and_checked(tiny_model, model_file, tmp_path):
+    assert tiny_model.second_pass_ is not None
+    second = tiny_model.meta_["second_pass"]
+    assert second["feature_names"][:2] == ["log_chars", "n_words"]
+    assert "p1@-1" in second["feature_names"]
+    loaded = BoilerplateClassifier.load(model_file)
+    assert loaded.second_pass_ is not None
+    names = list(second["feature_names"])
+    names[-1] = "something_else"
+    bad = _tampered(model_file, tmp_path, second_pass={**second, "feature_names": names})
+    with pytest.raises(ModelError, match="second-pass feature names"):
+        BoilerplateClassifier.load(bad)
+    ensemble, meta = load_model(model_file)  # drops the second-pass trees
+    save_model(tmp_path / "lost.bpclf", ensemble, meta)
+    with pytest.raises(ModelError, match="disagree about the second pass"):
+        BoilerplateClassifier.load(tmp_path / "lost.bpclf")
+
+
+def test_without_second_pass(pages):
+    from dataclasses import replace
+
+    cfg = tiny_config()
+    cfg = replace(cfg, model=replace(cfg.model, second_pass=False))
+    model = BoilerplateClassifier(cfg).fit(pages)
+    assert model.second_pass_ is None and model.meta_["second_pass"] == {}
+    held_out = make_page("h", "en", seed=101)
+    assert model.predict([held_out])[0].tolist() == held_out.labels

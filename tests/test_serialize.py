@@ -466,3 +466,33 @@ def test_random_corruptions_only_raise_model_error(model_file: Path, ensemble: T
         except ModelError:
             continue
         assert np.all(np.isfinite(candidate.decision_function(X)))
+
+
+# ---------------------------------------------------------------- extra ensembles
+
+
+def test_extras_round_trip(tmp_path: Path, ensemble: TreeEnsemble):
+    path = tmp_path / "bundle.bpclf"
+    save_model(path, ensemble, {"k": 1}, extras={"second_pass": ensemble})
+    main, meta, extras = serialize.load_model_bundle(path)
+    assert meta == {"k": 1} and list(extras) == ["second_pass"]
+    X = _test_matrix(n_rows=200)
+    np.testing.assert_array_equal(extras["second_pass"].predict_proba(X), main.predict_proba(X))
+    assert load_model(path)[1] == {"k": 1}  # plain loader still works
+
+
+def test_hostile_extra_ensemble_is_refused(tmp_path: Path, ensemble: TreeEnsemble):
+    path = tmp_path / "bundle.bpclf"
+    save_model(path, ensemble, {}, extras={"second_pass": ensemble})
+    left = _members(path)["second_pass__left"].copy()
+    left[0] = 10**6
+    _refused(_tampered(path, second_pass__left=left), "out of range")
+    members = _members(path)
+    del members["second_pass__value"]
+    _write_raw(tmp_path / "lacking.bpclf", members)
+    _refused(tmp_path / "lacking.bpclf", "lacks array")
+
+
+def test_extra_names_are_checked(tmp_path: Path, ensemble: TreeEnsemble):
+    with pytest.raises(ValueError, match="invalid extra"):
+        save_model(tmp_path / "x.bpclf", ensemble, {}, extras={"Bad__name": ensemble})
