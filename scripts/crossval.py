@@ -36,8 +36,12 @@ def main() -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write results as JSON here")
-    ap.add_argument("--extra", nargs="*", default=[],
-                    help="labelled pages added to every training fold, never scored")
+    ap.add_argument(
+        "--extra",
+        nargs="*",
+        default=[],
+        help="labelled pages added to every training fold, never scored",
+    )
     args = ap.parse_args()
 
     files = sorted(glob.glob(str(Path(args.data) / "*.jsonl")))
@@ -50,8 +54,8 @@ def main() -> int:
     extra = list(read_pages(args.extra, require_labels=True)) if args.extra else []
     cv = cross_validate(
         pages,
-        extra_train=extra,
         config,
+        extra_train=extra,
         n_folds=args.folds,
         seed=args.seed,
         on_fold=lambda k: print(
