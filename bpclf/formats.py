@@ -62,8 +62,19 @@ def read_bytes(path: str | Path) -> bytes:
 
 
 # -- JSONL --------------------------------------------------------------------------------
-def parse_jsonl(text: str, source: str, *, require_labels: bool = False) -> Iterator[Page]:
-    """Pages of a JSONL document; blank lines are skipped, bad lines are errors."""
+def parse_jsonl(
+    text: str,
+    source: str,
+    *,
+    require_labels: bool = False,
+    text_field: str = "text",
+    id_field: str = "id",
+) -> Iterator[Page]:
+    """Pages of a JSONL document; blank lines are skipped, bad lines are errors.
+
+    ``text_field`` / ``id_field`` name the keys holding the page text and id when they
+    are not ``text`` / ``id``.
+    """
     for lineno, raw in enumerate(text.split("\n"), 1):
         if not raw.strip():
             continue
@@ -73,6 +84,8 @@ def parse_jsonl(text: str, source: str, *, require_labels: bool = False) -> Iter
             raise DataError(
                 f"malformed JSON: {exc.msg} (column {exc.colno})", source=source, line=lineno
             ) from None
+        if isinstance(record, dict):
+            record = rename_fields(record, text_field, id_field)
         yield page_from_record(
             record,
             source=source,
@@ -80,6 +93,17 @@ def parse_jsonl(text: str, source: str, *, require_labels: bool = False) -> Iter
             default_id=f"{source}:{lineno}",
             require_labels=require_labels,
         )
+
+
+def rename_fields(record: dict[str, Any], text_field: str, id_field: str) -> dict[str, Any]:
+    """Map user-named text/id keys onto ``text`` / ``id`` (other keys untouched)."""
+    if text_field != "text" and text_field in record and "lines" not in record:
+        record = dict(record)
+        record["text"] = record.pop(text_field)
+    if id_field != "id" and id_field in record:
+        record = dict(record)
+        record["id"] = record.pop(id_field)
+    return record
 
 
 def page_json(page: Page, proba: Iterable[float] | None = None, digits: int = 4) -> str:

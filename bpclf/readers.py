@@ -125,7 +125,13 @@ def read_pages(
             fmt = detect_format(path, text)
         source = "<stdin>" if path == STDIN else path
         if fmt == "jsonl":
-            yield from parse_jsonl(text, source, require_labels=require_labels)
+            yield from parse_jsonl(
+                text,
+                source,
+                require_labels=require_labels,
+                text_field=text_field,
+                id_field=id_field,
+            )
         elif fmt == "labeled":
             yield from parse_labelled_text(text, source, require_labels=require_labels)
         else:

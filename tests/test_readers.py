@@ -85,3 +85,10 @@ def test_parquet_and_csv_through_datasets(tmp_path):
     assert pages[0].id.endswith("t.csv:1")
     with pytest.raises(DataError, match="no column 'body'"):
         list(read_pages([str(tmp_path / "t.parquet")], text_field="body"))
+
+
+def test_jsonl_with_named_text_and_id_fields(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text(json.dumps({"url": "http://a", "body": "x\ny", "n": 1}) + "\n")
+    (page,) = read_pages([str(path)], text_field="body", id_field="url")
+    assert page.id == "http://a" and page.lines == ["x", "y"] and page.extra == {"n": 1}

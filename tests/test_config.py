@@ -1,0 +1,54 @@
+import pytest
+
+from bpclf.config import Config, config_from_dict, load_config
+from bpclf.errors import UsageError
+from bpclf.resources import configs_dir, default_config_path
+
+
+def test_bundled_default_matches_code_defaults():
+    """configs/default.toml spells out the defaults (no hidden differences)."""
+    cfg = load_config()
+    assert cfg.to_dict() == Config().to_dict()
+    assert cfg.resolve(cfg.features.lexicon) == configs_dir() / "phrases.tsv"
+    assert default_config_path().is_file()
+
+
+def test_round_trip_through_model_metadata():
+    cfg = load_config()
+    assert config_from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+
+
+def test_relative_paths_resolve_next_to_the_config(tmp_path):
+    (tmp_path / "my.tsv").write_text("phrase\tlang\tcategory\n")
+    path = tmp_path / "c.toml"
+    path.write_text('[features]\nlexicon = "my.tsv"\n[model]\nsource_weights = {mine = 2}\n')
+    cfg = load_config(path)
+    assert cfg.resolve(cfg.features.lexicon) == tmp_path / "my.tsv"
+    assert cfg.model.source_weights == {"mine": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[features]\ncontext_windw = 2\n", "unknown config key 'features.context_windw'"),
+        ("[modle]\n", "unknown config section"),
+        ("[model]\nmax_iter = 'many'\n", "must be a number"),
+        ("[model]\nmax_iter = 1.5\n", "must be an integer"),
+        ("[model]\nrefit_on_all = 1\n", "true or false"),
+        ("[features]\ncontext_features = [1]\n", "list of strings"),
+        ("[model]\nvalidation_fraction = 1.5\n", "between 0 and 1"),
+        ("[model]\nsource_weights = {a = -1}\n", "positive numbers"),
+        ("[model\n", "cannot read config"),
+    ],
+)
+def test_bad_configs(tmp_path, toml, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(UsageError, match=message) as err:
+        load_config(path)
+    assert "bad.toml" in str(err.value)
+
+
+def test_missing_config(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        load_config(tmp_path / "none.toml")
