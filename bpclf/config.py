@@ -56,7 +56,7 @@ class ModelConfig:
     refit_on_all: bool = True
     random_state: int = 0
     #: Second pass: a model over the first pass's out-of-fold probabilities of nearby lines.
-    second_pass: bool = True
+    second_pass: bool = False
     second_pass_folds: int = 4
     second_pass_window: int = 3
     second_pass_features: tuple[str, ...] = (
