@@ -71,7 +71,10 @@ def tiny_config() -> Config:
     return Config(
         features=FeatureConfig(context_window=2),
         model=ModelConfig(
-            max_iter=25, min_samples_leaf=5, n_iter_no_change=10, max_leaf_nodes=8,
+            max_iter=25,
+            min_samples_leaf=5,
+            n_iter_no_change=10,
+            max_leaf_nodes=8,
             second_pass=True,
         ),
     )
