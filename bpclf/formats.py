@@ -24,7 +24,6 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import IO, Any
 
 from bpclf.errors import DataError
@@ -39,31 +38,9 @@ _LABEL_MARK = {0: "C", 1: "B", None: "?"}
 _BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
-def decode_bytes(data: bytes, source: str) -> str:
-    """UTF-8 text; invalid bytes become U+FFFD with a warning naming the file."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        log.warning(
-            "%s: invalid UTF-8 at byte %d; undecodable bytes replaced by U+FFFD", source, exc.start
-        )
-        return data.decode("utf-8", errors="replace")
-
-
-def read_bytes(path: str | Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DataError("file not found", source=str(path)) from None
-    except IsADirectoryError:
-        raise DataError("is a directory", source=str(path)) from None
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror or exc}", source=str(path)) from None
-
-
 # -- JSONL --------------------------------------------------------------------------------
 def parse_jsonl(
-    text: str,
+    text: str | Iterable[str],
     source: str,
     *,
     require_labels: bool = False,
@@ -75,7 +52,8 @@ def parse_jsonl(
     ``text_field`` / ``id_field`` name the keys holding the page text and id when they
     are not ``text`` / ``id``.
     """
-    for lineno, raw in enumerate(text.split("\n"), 1):
+    lines = text.split("\n") if isinstance(text, str) else text
+    for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
@@ -160,7 +138,9 @@ def _parse_marker(token: str, source: str, lineno: int) -> tuple[int | None, boo
     return MARKERS[key], escaped
 
 
-def parse_labelled_text(text: str, source: str, *, require_labels: bool = False) -> Iterator[Page]:
+def parse_labelled_text(
+    text: str | Iterable[str], source: str, *, require_labels: bool = False
+) -> Iterator[Page]:
     """Pages of a labelled-text document."""
     page: Page | None = None
     labels: list[int | None] = []
@@ -185,7 +165,8 @@ def parse_labelled_text(text: str, source: str, *, require_labels: bool = False)
             )
         return page
 
-    for lineno, raw in enumerate(text.split("\n"), 1):
+    lines = text.split("\n") if isinstance(text, str) else text
+    for lineno, raw in enumerate(lines, 1):
         line = raw[:-1] if raw.endswith("\r") else raw
         if line.startswith(PAGE_HEADER.strip()):
             done = finish()

@@ -7,17 +7,18 @@ stdin, from the content (JSONL starts with ``{``, labelled text with ``@page``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import (
-    decode_bytes,
     looks_labelled_text,
     parse_jsonl,
     parse_labelled_text,
-    read_bytes,
 )
 from bpclf.pages import Page, page_from_record, split_lines
 
@@ -25,6 +26,7 @@ INPUT_FORMATS = ("auto", "text", "jsonl", "labeled", "parquet", "csv", "hf")
 _JSONL_EXT = {".jsonl", ".ndjson", ".json"}
 _DATASETS_EXT = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".arrow": "arrow"}
 STDIN = "-"
+log = logging.getLogger("bpclf")
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:
@@ -52,13 +54,62 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _read_source(path: str) -> str:
+_HEAD_BYTES = 64 * 1024
+_CHUNK_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def _open_binary(path: str) -> Iterator[BinaryIO]:
+    """The input as a binary stream (stdin for ``-``), with one-line errors."""
     if path == STDIN:
-        return decode_bytes(sys.stdin.buffer.read(), "<stdin>")
-    data = read_bytes(path)
-    if b"\x00" in data[:8192]:
-        raise DataError("looks like a binary file (NUL bytes), not text", source=path)
-    return decode_bytes(data, path)
+        yield sys.stdin.buffer
+        return
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise DataError("file not found", source=path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory", source=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror or exc}", source=path) from None
+    with fh:
+        yield fh
+
+
+def _byte_lines(head: bytes, fh: BinaryIO) -> Iterator[bytes]:
+    """Lines (split on ``\\n``) of ``head`` followed by the rest of ``fh``, read in chunks."""
+    tail: list[bytes] = []  # pieces of the current line: linear even for huge lines
+    chunk = head
+    while chunk:
+        pieces = chunk.split(b"\n")
+        if len(pieces) > 1:
+            tail.append(pieces[0])
+            yield b"".join(tail)
+            yield from pieces[1:-1]
+            tail = [pieces[-1]]
+        else:
+            tail.append(chunk)
+        chunk = fh.read(_CHUNK_BYTES)
+    yield b"".join(tail)
+
+
+def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
+    """UTF-8 lines; invalid bytes become U+FFFD with one warning per file."""
+    warned = False
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not warned:
+                log.warning(
+                    "%s:%d: invalid UTF-8 at byte %d of the line; undecodable bytes "
+                    "replaced by U+FFFD",
+                    source,
+                    lineno,
+                    exc.start,
+                )
+                warned = True
+            yield raw.decode("utf-8", errors="replace")
 
 
 def detect_format(path: str, text: str | None = None) -> str:
@@ -120,26 +171,30 @@ def read_pages(
                 require_labels=require_labels,
             )
             continue
-        text = _read_source(path)
-        if fmt == "auto":
-            fmt = detect_format(path, text)
         source = "<stdin>" if path == STDIN else path
-        if fmt == "jsonl":
-            yield from parse_jsonl(
-                text,
-                source,
-                require_labels=require_labels,
-                text_field=text_field,
-                id_field=id_field,
-            )
-        elif fmt == "labeled":
-            yield from parse_labelled_text(text, source, require_labels=require_labels)
-        else:
-            if require_labels:
+        with _open_binary(path) as fh:
+            head = fh.read(_HEAD_BYTES)
+            if b"\x00" in head[:8192]:
+                raise DataError("looks like a binary file (NUL bytes), not text", source=source)
+            if fmt == "auto":
+                fmt = detect_format(path, head.decode("utf-8", errors="replace"))
+            lines = _decoded(_byte_lines(head, fh), source)
+            if fmt == "jsonl":
+                yield from parse_jsonl(
+                    lines,
+                    source,
+                    require_labels=require_labels,
+                    text_field=text_field,
+                    id_field=id_field,
+                )
+            elif fmt == "labeled":
+                yield from parse_labelled_text(lines, source, require_labels=require_labels)
+            elif require_labels:
                 raise DataError(
                     "plain text has no labels; use JSONL or labelled text", source=source
                 )
-            yield Page(id=source, lines=split_lines(text))
+            else:
+                yield Page(id=source, lines=split_lines("\n".join(lines)))
 
 
 def read_dataset(

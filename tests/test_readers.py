@@ -92,3 +92,22 @@ def test_jsonl_with_named_text_and_id_fields(tmp_path):
     path.write_text(json.dumps({"url": "http://a", "body": "x\ny", "n": 1}) + "\n")
     (page,) = read_pages([str(path)], text_field="body", id_field="url")
     assert page.id == "http://a" and page.lines == ["x", "y"] and page.extra == {"n": 1}
+
+
+def test_byte_lines_across_chunk_boundaries(monkeypatch):
+    from bpclf import readers
+
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 3)
+    data = b"ab\ncdefgh\n\nij"
+    out = list(readers._byte_lines(data[:4], io.BytesIO(data[4:])))
+    assert out == data.split(b"\n")
+    assert list(readers._byte_lines(b"", io.BytesIO(b""))) == [b""]
+
+
+def test_large_jsonl_streams_in_order(tmp_path):
+    path = tmp_path / "many.jsonl"
+    with path.open("w") as fh:
+        for i in range(3000):
+            fh.write(json.dumps({"id": f"p{i}", "text": f"line {i}\n" * (i % 5)}) + "\n")
+    ids = [p.id for p in read_pages([str(path)])]
+    assert ids == [f"p{i}" for i in range(3000)]
