@@ -19,6 +19,7 @@ from bpclf.resources import configs_dir, default_config_path
 @dataclass(frozen=True)
 class FeatureConfig:
     max_line_chars: int = 100_000
+    max_page_lines: int = 100_000
     short_line_words: int = 4
     context_window: int = 3
     context_features: tuple[str, ...] = (
@@ -143,6 +144,10 @@ def config_from_dict(
         raise UsageError(f"unknown config section '{sorted(unknown)[0]}'", source=source)
     feats = _build(FeatureConfig, data.get("features", {}), "features", source)
     model = _build(ModelConfig, data.get("model", {}), "model", source)
+    if feats.max_line_chars < 1 or feats.max_page_lines < 1:
+        raise UsageError(
+            "features.max_line_chars and max_page_lines must be positive", source=source
+        )
     if feats.context_window < 0 or feats.max_distance < 1 or feats.short_line_words < 0:
         raise UsageError(
             "features.context_window/max_distance/short_line_words out of range", source=source

@@ -23,7 +23,7 @@ from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import BpclfError, DataError, ModelError
 from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
 from bpclf.metrics import best_f1_threshold, line_metrics
-from bpclf.pages import Page
+from bpclf.pages import Page, page_blocks
 from bpclf.phrases import Lexicon
 from bpclf.serialize import TreeEnsemble, load_model_bundle, save_model
 from bpclf.stopwords import Stopwords, read_stopword_dir
@@ -90,7 +90,8 @@ class BoilerplateClassifier:
         """Train on labelled pages (every page must have ``labels``)."""
 
         self.config_ = self.config if self.config is not None else load_config()
-        pages = [p for p in pages if len(p)]
+        cap = self.config_.features.max_page_lines
+        pages = [block for _, block in page_blocks(pages, cap) if len(block)]
         unlabelled = [p.id for p in pages if p.labels is None]
         if unlabelled:
             raise DataError("training pages need 'boilerplate' labels", page=unlabelled[0])
@@ -293,18 +294,37 @@ class BoilerplateClassifier:
         if not hasattr(self, "ensemble_"):
             raise ModelError("this classifier is not fitted: call fit() or load a model")
 
-    def predict_proba(self, pages: Sequence[Page]) -> list[np.ndarray]:
-        """P(boilerplate) for every line, one array per page (empty pages: empty arrays)."""
+    def predict_proba(self, pages: Sequence[Page], batch_lines: int = 50_000) -> list[np.ndarray]:
+        """P(boilerplate) for every line, one array per page (empty pages: empty arrays).
+
+        Work is done in chunks of about ``batch_lines`` lines (long pages in blocks of
+        ``max_page_lines``); results do not depend on the chunking.
+        """
         self._check_fitted()
-        if not pages:
-            return []
-        X = self.extractor_.transform(pages)
+        out: list[list[np.ndarray]] = [[] for _ in pages]
+        chunk: list[tuple[int, Page]] = []
+        size = 0
+        for item in page_blocks(pages, self.config_.features.max_page_lines):
+            chunk.append(item)
+            size += len(item[1])
+            if size >= batch_lines:
+                self._predict_chunk(chunk, out)
+                chunk, size = [], 0
+        self._predict_chunk(chunk, out)
+        return [np.concatenate(parts) if parts else np.zeros(0) for parts in out]
+
+    def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
+        if not chunk:
+            return
+        blocks = [block for _, block in chunk]
+        X = self.extractor_.transform(blocks)
         proba = self.ensemble_.predict_proba(X)
         if self.second_pass_ is not None:
-            X2 = self._second_pass_matrix(X, proba, [len(p) for p in pages])
+            X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])
             proba = self.second_pass_.predict_proba(X2)
-        bounds = np.cumsum([len(p) for p in pages])[:-1]
-        return np.split(proba, bounds)
+        bounds = np.cumsum([len(b) for b in blocks])[:-1]
+        for (i, _), part in zip(chunk, np.split(proba, bounds), strict=True):
+            out[i].append(part)
 
     def predict(self, pages: Sequence[Page], threshold: float | None = None) -> list[np.ndarray]:
         """0/1 labels per line (1 = boilerplate), at the model's or the given threshold."""

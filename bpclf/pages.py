@@ -7,7 +7,7 @@ label per line (1 = boilerplate). Any other keys of the input record (``url``, `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,3 +160,22 @@ def flat_labels(pages: Sequence[Page]) -> list[int]:
             raise DataError("page has no labels", page=p.id)
         out.extend(p.labels)
     return out
+
+
+def page_blocks(pages: Iterable[Page], max_lines: int) -> Iterator[tuple[int, Page]]:
+    """(page index, block) pairs: pages longer than ``max_lines`` cut into consecutive blocks.
+
+    Page-level features (position, repetition, page means) are computed per block, so a
+    page with millions of lines is classified in bounded memory.
+    """
+    for i, page in enumerate(pages):
+        if len(page) <= max_lines:
+            yield i, page
+            continue
+        for start in range(0, len(page), max_lines):
+            stop = start + max_lines
+            labels = page.labels[start:stop] if page.labels is not None else None
+            yield (
+                i,
+                Page(page.id, page.lines[start:stop], labels, page.lang, page.source, page.extra),
+            )

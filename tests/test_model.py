@@ -153,3 +153,28 @@ def test_without_second_pass(pages):
     assert model.second_pass_ is None and model.meta_["second_pass"] == {}
     held_out = make_page("h", "en", seed=101)
     assert model.predict([held_out])[0].tolist() == held_out.labels
+
+
+def test_long_pages_are_classified_in_blocks(tiny_model):
+    from dataclasses import replace
+
+    page = make_page("long")
+    whole = tiny_model.predict_proba([page])[0]
+    blocked = BoilerplateClassifier(tiny_model.config_)
+    blocked.__dict__.update(tiny_model.__dict__)
+    blocked.config_ = replace(
+        tiny_model.config_, features=replace(tiny_model.config_.features, max_page_lines=4)
+    )
+    short = Page("short", ["Home", "It was a good day for the city."])
+    parts = blocked.predict_proba([page, short], batch_lines=3)
+    assert len(parts[0]) == len(page) and np.isfinite(parts[0]).all()
+    assert not np.array_equal(parts[0], whole)  # page features now per block of 4 lines
+    np.testing.assert_array_equal(parts[1], tiny_model.predict_proba([short])[0])
+
+
+def test_chunking_does_not_change_predictions(tiny_model):
+    pages = make_pages(9)
+    a = tiny_model.predict_proba(pages, batch_lines=1)
+    b = tiny_model.predict_proba(pages, batch_lines=100_000)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
