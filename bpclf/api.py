@@ -8,7 +8,10 @@ and formats output around these functions.
 from __future__ import annotations
 
 import logging
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,14 +171,60 @@ def predict(
     *,
     threshold: float | None = None,
     batch_lines: int = 50_000,
+    jobs: int = 1,
     **read_options: Any,
 ) -> Iterator[Prediction]:
-    """Classify every line of every page, streaming: pages come back in input order."""
+    """Classify every line of every page, streaming: pages come back in input order.
+
+    ``jobs`` > 1 classifies batches in that many worker processes (0: one per core); the
+    output is identical whatever ``jobs`` and ``batch_lines`` are.
+    """
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
-    for batch in batched(_as_pages(data, require_labels=False, **read_options), batch_lines):
-        for page, proba in zip(batch, clf.predict_proba(batch), strict=True):
+    batches = batched(_as_pages(data, require_labels=False, **read_options), batch_lines)
+    for batch, probas in _classified(clf, batches, jobs):
+        for page, proba in zip(batch, probas, strict=True):
             yield Prediction(page, (proba >= t).astype(np.int8), proba)
+
+
+def _classified(
+    clf: BoilerplateClassifier, batches: Iterable[list[Page]], jobs: int
+) -> Iterator[tuple[list[Page], list[np.ndarray]]]:
+    """(batch, probabilities) in input order, in this process or a pool of workers.
+
+    At most two batches per worker are in flight, so memory stays bounded however large
+    the input.
+    """
+    if jobs == 0:
+        jobs = os.cpu_count() or 1
+    if jobs <= 1:
+        for batch in batches:
+            yield batch, clf.predict_proba(batch)
+        return
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(clf,)) as pool:
+        inflight: deque = deque()
+        for batch in batches:
+            inflight.append((batch, pool.submit(_worker_predict, batch)))
+            if len(inflight) >= 2 * jobs:
+                done, future = inflight.popleft()
+                yield done, future.result()
+        while inflight:
+            done, future = inflight.popleft()
+            yield done, future.result()
+
+
+_WORKER_MODEL: BoilerplateClassifier | None = None
+
+
+def _init_worker(clf: BoilerplateClassifier) -> None:
+    """Receive the model once per worker process (not once per batch)."""
+    global _WORKER_MODEL
+    _WORKER_MODEL = clf
+
+
+def _worker_predict(batch: list[Page]) -> list[np.ndarray]:
+    assert _WORKER_MODEL is not None
+    return _WORKER_MODEL.predict_proba(batch)
 
 
 def predict_pages(

@@ -144,6 +144,12 @@ def predict(
     id_field: IdField = "id",
     split: Split = "train",
     batch_lines: Annotated[int, typer.Option(help="Lines classified per batch.")] = 50_000,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", help="Worker processes (0: one per core). Output is the same."
+        ),
+    ] = 1,
     quiet: Quiet = False,
 ) -> None:
     """Classify every line; print the cleaned text, JSONL with probabilities, or labelled text."""
@@ -152,12 +158,15 @@ def predict(
     _check_threshold(threshold)
     if batch_lines < 1:
         raise UsageError("--batch-lines must be at least 1")
+    if jobs < 0:
+        raise UsageError("--jobs must be 0 (all cores) or more")
     clf = api.load_model(model)
     preds = api.predict(
         inputs or ["-"],
         clf,
         threshold=threshold,
         batch_lines=batch_lines,
+        jobs=jobs,
         input_format=input_format,
         text_field=text_field,
         id_field=id_field,

@@ -173,3 +173,25 @@ def test_console_script_never_shows_a_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("bpclf: error: ")
+
+
+def test_output_identical_whatever_jobs_and_batch_size(capsys, model_file, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", make_pages(30))
+    outputs = set()
+    for extra in (
+        ["--jobs", "1"],
+        ["--jobs", "2", "--batch-lines", "7"],
+        ["-j", "3", "--batch-lines", "1"],
+        ["--batch-lines", "100000"],
+    ):
+        code, out, _ = run(capsys, "predict", src, "-m", model_file, "-F", "jsonl", *extra)
+        assert code == 0
+        outputs.add(out)
+    assert len(outputs) == 1
+    assert len(next(iter(outputs)).splitlines()) == 30
+
+
+def test_errors_inside_workers_are_one_line(capsys, model_file, tmp_path):
+    src = _bad(tmp_path, "in.jsonl", '{"id": "a", "lines": ["x"]}\n{"id": "b", "lines": 5}\n')
+    code, _, err = run(capsys, "predict", src, "-m", model_file, "-j", "2")
+    assert code == 1 and "in.jsonl:2" in err and err.count("\n") == 1
