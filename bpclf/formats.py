@@ -34,8 +34,22 @@ log = logging.getLogger("bpclf")
 PAGE_HEADER = "@page "
 MARKERS = {"C": 0, "B": 1, "?": None}
 _LABEL_MARK = {0: "C", 1: "B", None: "?"}
-#: Characters that some reader or editor treats as a line break; lines with them are escaped.
-_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+#: Characters that some reader or editor treats as a line break, other control characters
+#: (a NUL would make the file look binary) and lone surrogates (not encodable as UTF-8):
+#: lines with any of them are written in the escaped (JSON) form.
+_BREAKS = re.compile("[\x00-\x08\n-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON that is always encodable as UTF-8 (lone surrogates escaped)."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return json.dumps(obj) if _SURROGATE.search(text) else text
+
+
+def printable(line: str) -> str:
+    """A line for plain-text output: lone surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", line) if _SURROGATE.search(line) else line
 
 
 # -- JSONL --------------------------------------------------------------------------------
@@ -89,7 +103,7 @@ def page_json(page: Page, proba: Iterable[float] | None = None, digits: int = 4)
     record: dict[str, Any] = page.to_record()
     if proba is not None:
         record["boilerplate_proba"] = [round(float(p), digits) for p in proba]
-    return json.dumps(record, ensure_ascii=False)
+    return dumps(record)
 
 
 # -- labelled text ------------------------------------------------------------------------
@@ -103,7 +117,7 @@ def format_labelled(
     if page.source is not None:
         header["source"] = page.source
     header.update({k: v for k, v in page.extra.items() if k not in RESERVED_KEYS})
-    out = [PAGE_HEADER + json.dumps(header, ensure_ascii=False)]
+    out = [PAGE_HEADER + dumps(header)]
     labs = list(labels) if labels is not None else page.labels
     probs = list(proba) if proba is not None else None
     for i, line in enumerate(page.lines):
@@ -112,7 +126,7 @@ def format_labelled(
             mark += f" {float(probs[i]):.2f}"
         if _BREAKS.search(line):
             mark = mark[0] + "j" + mark[1:]
-            line = json.dumps(line, ensure_ascii=False)
+            line = dumps(line)
         out.append(f"{mark}\t{line}")
     return "\n".join(out) + "\n"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bpclf.errors import DataError
-from bpclf.formats import format_labelled, page_json
+from bpclf.formats import format_labelled, page_json, printable
 
 if TYPE_CHECKING:
     from bpclf.api import Prediction
@@ -54,9 +54,9 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
     if fmt == "text":
         many, preds = _peek_many(preds)
         for i, p in enumerate(preds):
-            body = "".join(line + "\n" for line in p.content_lines)
+            body = "".join(printable(line) + "\n" for line in p.content_lines)
             if many:
-                body = ("\n" if i else "") + f"==> {p.page.id} <==\n" + body
+                body = ("\n" if i else "") + f"==> {printable(p.page.id)} <==\n" + body
             yield p, body
     elif fmt == "jsonl":
         for p in preds:
