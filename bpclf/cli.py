@@ -228,9 +228,19 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so temp files are removed on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one-line messages and exit codes."""
     _setup_logging()
+    _exit_cleanly_on_sigterm()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="bpclf", standalone_mode=False)
