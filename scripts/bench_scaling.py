@@ -24,8 +24,32 @@ from pathlib import Path
 import bpclf
 from bpclf.writers import write_predictions
 
-WORDS = ("the council said that new rules would apply to schools from next year and "
-         "residents asked about costs home news sport contact share login").split()
+WORDS = [
+    "the",
+    "council",
+    "said",
+    "that",
+    "new",
+    "rules",
+    "would",
+    "apply",
+    "to",
+    "schools",
+    "from",
+    "next",
+    "year",
+    "and",
+    "residents",
+    "asked",
+    "about",
+    "costs",
+    "home",
+    "news",
+    "sport",
+    "contact",
+    "share",
+    "login",
+]
 
 
 def make_pages(n_lines: int, line_words: int = 12, page_lines: int = 40, seed: int = 0):
@@ -33,8 +57,10 @@ def make_pages(n_lines: int, line_words: int = 12, page_lines: int = 40, seed: i
     pages, i = [], 0
     while i < n_lines:
         k = min(page_lines, n_lines - i)
-        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, line_words))) + "."
-                 for _ in range(k)]
+        lines = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, line_words))) + "."
+            for _ in range(k)
+        ]
         pages.append({"id": f"p{len(pages)}", "lines": lines})
         i += k
     return pages
@@ -72,12 +98,27 @@ def main() -> int:
     b = args.base
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        series("more pages (40 lines each); size = lines", model, [b, 2 * b, 4 * b],
-               lambda s: make_pages(s), tmp)
-        series("longer lines; size = words per line (1,000 lines)", model,
-               [500, 1000, 2000, 4000], lambda s: make_pages(1000, line_words=s), tmp)
-        series("one page; size = lines in the page", model, [b, 2 * b, 4 * b],
-               lambda s: make_pages(s, page_lines=s), tmp)
+        series(
+            "more pages (40 lines each); size = lines",
+            model,
+            [b, 2 * b, 4 * b],
+            lambda s: make_pages(s),
+            tmp,
+        )
+        series(
+            "longer lines; size = words per line (1,000 lines)",
+            model,
+            [500, 1000, 2000, 4000],
+            lambda s: make_pages(1000, line_words=s),
+            tmp,
+        )
+        series(
+            "one page; size = lines in the page",
+            model,
+            [b, 2 * b, 4 * b],
+            lambda s: make_pages(s, page_lines=s),
+            tmp,
+        )
     print("\nratio ~2.0 when the size doubles = linear growth")
     return 0
 
