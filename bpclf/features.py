@@ -60,8 +60,7 @@ _TOKENS = re.compile(
 _TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
 
 _DIGITS = re.compile(r"\d+")
-_HSPACE = re.compile(r"[^\S\n]+")
-_EDGE_SPACE = re.compile(r"(?m)^ | $")
+_MARK = "\x01"
 
 
 def _base_names(categories: Sequence[str]) -> list[str]:
@@ -225,7 +224,7 @@ class FeatureExtractor:
         starts, ends = lay.starts, lay.ends
 
         def seg(mask: np.ndarray) -> np.ndarray:
-            c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+            c = np.concatenate([[0], np.cumsum(mask, dtype=np.int32)])
             return (c[ends] - c[starts]).astype(np.float64)
 
         letter = (bits & cc.LETTER) > 0
@@ -331,17 +330,26 @@ class FeatureExtractor:
     def _stopword_counts(
         self, lay: _Layout, runs: Sequence[tuple[str | None, int, int]]
     ) -> np.ndarray:
-        """Stopword matches per line, one regex pass per run of same-language pages."""
+        """Stopwords per line: one regex substitution per run of same-language pages.
+
+        Each match is replaced by a marker character in C (``re.sub`` with a constant), and
+        markers are counted per line with cumulative sums; no Python code runs per match.
+        """
         n = len(lay.starts)
-        positions: list[int] = []
+        counts = np.zeros(n)
+        text = lay.text.replace(_MARK, " ") if _MARK in lay.text else lay.text
         for lang, begin, end in runs:
-            pattern = self.stopwords.pattern(lang) if lang else None
-            if pattern is not None:
-                positions.extend(m.start() for m in pattern.finditer(lay.text, begin, end))
-        if not positions:
-            return np.zeros(n)
-        line = np.searchsorted(lay.starts, np.asarray(positions, dtype=np.int64), side="right") - 1
-        return np.bincount(line, minlength=n).astype(np.float64)
+            pattern = self.stopwords.pattern(lang, lowercase_input=True) if lang else None
+            if pattern is None:
+                continue
+            cp = cc.code_points(pattern.sub(_MARK, text[begin:end].lower()))
+            breaks = np.flatnonzero(cp == 10)
+            marks = np.concatenate([[0], np.cumsum(cp == 1, dtype=np.int64)])
+            line_start = np.concatenate([[0], breaks + 1])
+            line_end = np.concatenate([breaks, [len(cp)]])
+            first = int(np.searchsorted(lay.starts, begin))
+            counts[first : first + len(line_start)] = marks[line_end] - marks[line_start]
+        return counts
 
     # -- position, proximity, runs, repetition, page summaries -------------------------
     def _global_features(
@@ -413,8 +421,8 @@ class FeatureExtractor:
 
     def _repetition(self, lay: _Layout, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How often each normalised line occurs in its page, and which copy this is."""
-        norm = _EDGE_SPACE.sub("", _HSPACE.sub(" ", _DIGITS.sub("0", lay.text.lower())))
-        keys = norm.split("\n")
+        norm = _DIGITS.sub("0", lay.text.lower())
+        keys = [" ".join(k.split()) for k in norm.split("\n")]
         ids: dict[str, int] = {}
         key_id = np.fromiter(
             (ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys)

@@ -91,17 +91,19 @@ class Lexicon:
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted({lang for _, lang, _ in self.entries} - {"*"}))
 
-    def pattern(self, lang: str | None) -> re.Pattern[str] | None:
+    def pattern(self, lang: str | None, *, lowercase_input: bool = False) -> re.Pattern[str] | None:
         """The pattern for pages in ``lang``: its phrases plus the ``*`` ones.
 
         Phrases of other languages are left out, so that a word that is an appeal in one
         language ("don" in French) does not fire on another's prose. Pages of unknown or
         uncovered language get every phrase.
         """
-        key = lang if lang in self.languages else None
+        code = lang if lang in self.languages else None
+        key = (code, lowercase_input)
         if key not in self._cache:
             self._cache[key] = compile_word_list(
-                p for p, lg, _ in self.entries if key is None or lg in (key, "*")
+                (p for p, lg, _ in self.entries if code is None or lg in (code, "*")),
+                lowercase_input=lowercase_input,
             )
         return self._cache[key]
 
@@ -133,10 +135,13 @@ class Lexicon:
         if runs is None:
             runs = [(None, 0, len(text))]
         spans: list[tuple[int, int]] = []
+        lowered = text.lower()
+        fast = len(lowered) == len(text)  # lower() keeps offsets for almost all text
         for lang, begin, end in runs:
-            pattern = self.pattern(lang)
+            pattern = self.pattern(lang, lowercase_input=fast)
             if pattern is not None:
-                spans.extend(m.span() for m in pattern.finditer(text, begin, end))
+                target = lowered if fast else text
+                spans.extend(m.span() for m in pattern.finditer(target, begin, end))
         if not spans:
             return PhraseMatches(count, covered, by_cat[:, :n_cat])
         pos = np.array(spans, dtype=np.int64)

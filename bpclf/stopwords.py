@@ -54,12 +54,18 @@ class Stopwords:
     def _sets(self) -> dict[str, frozenset[str]]:
         return {lang: frozenset(words) for lang, words in self.lists.items()}
 
-    def pattern(self, lang: str) -> re.Pattern[str] | None:
-        """One compiled pattern matching any stopword of ``lang`` (None if unknown)."""
-        if lang not in self._cache:
+    def pattern(self, lang: str, *, lowercase_input: bool = False) -> re.Pattern[str] | None:
+        """One compiled pattern matching any stopword of ``lang`` (None if unknown).
+
+        ``lowercase_input``: the faster case-sensitive variant, for lower-cased text.
+        """
+        key = (lang, lowercase_input)
+        if key not in self._cache:
             words = self.lists.get(lang)
-            self._cache[lang] = compile_word_list(words) if words else None
-        return self._cache[lang]
+            self._cache[key] = (
+                compile_word_list(words, lowercase_input=lowercase_input) if words else None
+            )
+        return self._cache[key]
 
     def guess_language(self, text: str, *, min_hits: int = 3) -> str | None:
         """The language whose stopwords cover most tokens of ``text`` (None if too few)."""
