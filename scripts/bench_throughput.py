@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Throughput of `bpclf predict` against rule filters, measured in the same run.
+
+Builds a JSONL input from the shared line-labelled pages (repeated up to --lines),
+then times on this machine:
+
+* bpclf end to end (read JSONL, features, model, write JSONL with probabilities), one
+  worker, and with --jobs 2 (scaling ratio);
+* datatrove's C4QualityFilter line rules (min_num_sentences=-1: line rules only) over
+  the same pages held in memory, if datatrove is installed;
+* jusText over the same lines (each line a <p>), on a sample, if justext is installed.
+
+Reports lines/s, MB/s and the ratios; absolute numbers are for information only (shared,
+noisy machines). `pip install datatrove regex justext` to include the peers.
+
+    python scripts/bench_throughput.py [--lines 200000] [--model models/default.bpclf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bpclf
+from bpclf.writers import write_predictions
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data" / "lines"
+
+
+def build_input(n_lines: int, path: Path) -> list[dict]:
+    pages = [
+        json.loads(line)
+        for f in sorted(glob.glob(str(SHARED / "*.jsonl")))
+        for line in Path(f).read_text(encoding="utf-8").splitlines()
+    ]
+    out, total, i = [], 0, 0
+    while total < n_lines:
+        p = dict(pages[i % len(pages)])
+        p["id"] = f"{p['id']}#{i}"
+        p.pop("boilerplate", None)
+        out.append(p)
+        total += len(p["lines"])
+        i += 1
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in out))
+    return out
+
+
+def time_bpclf(path: Path, model, jobs: int) -> float:
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as out:
+        write_predictions(bpclf.predict([str(path)], model, jobs=jobs), out, "jsonl")
+    return time.perf_counter() - t0
+
+
+def time_c4(pages: list[dict]) -> float | None:
+    try:
+        from datatrove.data import Document
+        from datatrove.pipeline.filters import C4QualityFilter
+    except ImportError:
+        return None
+    filt = C4QualityFilter(
+        min_num_sentences=-1, filter_lorem_ipsum=False, filter_curly_bracket=False
+    )
+    docs = [Document(text="\n".join(p["lines"]), id=p["id"]) for p in pages]
+    t0 = time.perf_counter()
+    for doc in docs:
+        filt.filter(doc)
+    return time.perf_counter() - t0
+
+
+def time_justext(pages: list[dict], max_lines: int) -> tuple[float, int] | None:
+    try:
+        import html
+
+        import justext
+    except ImportError:
+        return None
+    stop = justext.get_stoplist("English")
+    done, t0 = 0, time.perf_counter()
+    for p in pages:
+        markup = "<html><body>" + "".join(f"<p>{html.escape(x)}</p>" for x in p["lines"])
+        justext.justext(markup + "</body></html>", stop)
+        done += len(p["lines"])
+        if done >= max_lines:
+            break
+    return time.perf_counter() - t0, done
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--justext-lines", type=int, default=20_000)
+    args = ap.parse_args()
+    model = bpclf.load_model(args.model)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "in.jsonl"
+        pages = build_input(args.lines, path)
+        n = sum(len(p["lines"]) for p in pages)
+        mb = path.stat().st_size / 1e6
+        print(f"input: {len(pages)} pages, {n} lines, {mb:.1f} MB")
+        model.predict_proba([bpclf.Page("warm", ["Warm up."])])
+        t1 = time_bpclf(path, model, 1)
+        print(f"bpclf predict, 1 worker : {t1:7.2f}s {n / t1:9.0f} lines/s {mb / t1:6.2f} MB/s")
+        t2 = time_bpclf(path, model, 2)
+        print(f"bpclf predict, 2 workers: {t2:7.2f}s {n / t2:9.0f} lines/s  scaling {t1 / t2:.2f}x")
+        c4 = time_c4(pages)
+        if c4 is None:
+            print("datatrove C4QualityFilter: not installed")
+        else:
+            print(
+                f"C4QualityFilter lines    : {c4:7.2f}s {n / c4:9.0f} lines/s  "
+                f"bpclf/C4 ratio {(n / t1) / (n / c4):.3f}"
+            )
+        jt = time_justext(pages, args.justext_lines)
+        if jt is None:
+            print("jusText: not installed")
+        else:
+            secs, k = jt
+            print(
+                f"jusText on lines         : {secs:7.2f}s {k / secs:9.0f} lines/s  "
+                f"bpclf/jusText ratio {(n / t1) / (k / secs):.2f}"
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
