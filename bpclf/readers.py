@@ -22,7 +22,8 @@ from bpclf.formats import (
 )
 from bpclf.pages import Page, page_from_record, split_lines
 
-INPUT_FORMATS = ("auto", "text", "jsonl", "labeled", "parquet", "csv", "hf")
+INPUT_FORMATS = ("auto", "text", "jsonl", "labeled", "html", "parquet", "csv", "hf")
+_HTML_EXT = {".html", ".htm", ".xhtml"}
 _JSONL_EXT = {".jsonl", ".ndjson", ".json"}
 _DATASETS_EXT = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".arrow": "arrow"}
 STDIN = "-"
@@ -115,6 +116,12 @@ def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
 def detect_format(path: str, text: str | None = None) -> str:
     """The format of ``path`` from its extension, or from its content for text/stdin."""
     suffix = Path(path).suffix.lower() if path != STDIN else ""
+    if suffix == ".gz":
+        suffix = Path(Path(path).stem).suffix.lower()
+        if suffix in _HTML_EXT:
+            return "html"
+    if suffix in _HTML_EXT:
+        return "html"
     if suffix in _JSONL_EXT:
         return "jsonl"
     if suffix in _DATASETS_EXT:
@@ -161,6 +168,11 @@ def read_pages(
         fmt = input_format
         if fmt == "auto" and detect_format(path) in _DATASETS_EXT.values():
             fmt = detect_format(path)
+        if fmt == "auto" and detect_format(path) == "html":
+            fmt = "html"
+        if fmt == "html":
+            yield read_html_page(path)
+            continue
         if fmt in ("parquet", "csv", "arrow"):
             yield from read_dataset(
                 path,
@@ -195,6 +207,28 @@ def read_pages(
                 )
             else:
                 yield Page(id=source, lines=split_lines("\n".join(lines)))
+
+
+def read_html_page(path: str) -> Page:
+    """One HTML page (optionally gzip-compressed) as the text lines a reader would see.
+
+    Charset from a byte-order mark or ``<meta>``, else UTF-8, else cp1252; broken or
+    truncated markup is linearised as far as it goes.
+    """
+    import gzip
+    import zlib
+
+    from bpclf.html import decode_html, html_to_text_lines
+
+    source = "<stdin>" if path == STDIN else path
+    with _open_binary(path) as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"cannot decompress gzip: {exc}", source=source) from None
+    return Page(id=source, lines=html_to_text_lines(decode_html(data)))
 
 
 def read_dataset(

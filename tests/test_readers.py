@@ -111,3 +111,24 @@ def test_large_jsonl_streams_in_order(tmp_path):
             fh.write(json.dumps({"id": f"p{i}", "text": f"line {i}\n" * (i % 5)}) + "\n")
     ids = [p.id for p in read_pages([str(path)])]
     assert ids == [f"p{i}" for i in range(3000)]
+
+
+def test_html_pages_plain_and_gzip(tmp_path):
+    import gzip
+
+    markup = (
+        "<html><head><meta charset='iso-8859-1'><script>x()</script></head><body>"
+        "<nav><a>Home</a></nav><p>Caf\xe9 au lait<br>is good.</p></body></html>"
+    )
+    (tmp_path / "a.html").write_bytes(markup.encode("latin-1"))
+    (tmp_path / "b.htm.gz").write_bytes(gzip.compress(markup.encode("latin-1")))
+    pages = list(read_pages([str(tmp_path / "a.html"), str(tmp_path / "b.htm.gz")]))
+    assert [p.lines for p in pages] == [["Home", "Café au lait", "is good."]] * 2
+    assert pages[1].id.endswith("b.htm.gz")
+    broken = tmp_path / "c.html.gz"
+    broken.write_bytes(gzip.compress(b"<p>hello</p>" * 100)[:-20])
+    with pytest.raises(DataError, match=r"c\.html\.gz: cannot decompress"):
+        list(read_pages([str(broken)]))
+    forced = tmp_path / "page.txt"
+    forced.write_text("<p>One</p><p>Two</p>")
+    assert next(read_pages([str(forced)], input_format="html")).lines == ["One", "Two"]
