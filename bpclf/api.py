@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bpclf.baselines import BASELINES
-from bpclf.config import Config, load_config
+from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import DataError, ModelError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
@@ -72,17 +72,68 @@ def train(
     *,
     config: Config | str | Path | None = None,
     output: str | Path | None = None,
+    init: str | Path | None = None,
     progress: Progress | None = None,
     **read_options: Any,
 ) -> BoilerplateClassifier:
-    """Train a classifier on labelled pages; write it to ``output`` when given."""
+    """Train a classifier on labelled pages; write it to ``output`` when given.
+
+    ``init``: start from an existing model: its config (unless ``config`` is given) and
+    its training files, which are read again; pages in ``data`` replace pages of those
+    files that have the same id (corrections) and are added otherwise. The model records
+    its training files (relative to its own directory) so this works from any model
+    trained on files.
+    """
+    if isinstance(data, str | Path):
+        data = [data]
+    data = list(data)
+    files = [str(x) for x in data if not isinstance(x, Page)]
+    old_pages: list[Page] = []
+    if init is not None:
+        base = load_model(init)
+        if config is None:
+            config = config_from_dict(base.meta_["config"], source=str(init))
+        old_files = training_files(base.meta_, Path(init).parent, source=str(init))
+        old_pages = list(read_pages(old_files, require_labels=True))
+        files = old_files + files
     if not isinstance(config, Config):
         config = load_config(config)
-    pages = list(_as_pages(data, require_labels=True, **read_options))
+    new_pages = list(_as_pages(data, require_labels=True, **read_options))
+    replaced = {p.id for p in new_pages}
+    pages = [p for p in old_pages if p.id not in replaced] + new_pages
     model = BoilerplateClassifier(config).fit(pages, progress=progress)
     if output is not None:
+        record_training_files(model, files, Path(output).parent)
         model.save(output)
     return model
+
+
+def record_training_files(
+    model: BoilerplateClassifier, files: Sequence[str], model_dir: Path
+) -> None:
+    """Store the training files in the model, relative to the model's directory."""
+    from bpclf.readers import STDIN, expand_paths
+
+    paths = [f for f in expand_paths([f for f in files if f != STDIN])]
+    model.meta_["training_files"] = [
+        os.path.relpath(os.path.abspath(f), os.path.abspath(model_dir)) for f in paths
+    ]
+
+
+def training_files(meta: dict[str, Any], model_dir: Path, *, source: str) -> list[str]:
+    """The training files a model recorded, resolved against its directory."""
+    rel = meta.get("training_files")
+    if not rel:
+        raise ModelError(
+            "model does not record its training files; it cannot be used "
+            "with --init (train it from files with bpclf >= 0.1)",
+            source=source,
+        )
+    paths = [os.path.normpath(os.path.join(model_dir, r)) for r in rel]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise DataError(f"training file of the --init model not found: {missing[0]}", source=source)
+    return paths
 
 
 @dataclass

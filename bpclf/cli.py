@@ -69,14 +69,27 @@ def train(
     data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model.")],
     config: Annotated[Path | None, typer.Option(help="TOML config (default: bundled).")] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue from this model: its config and training files, plus DATA "
+            "(pages with the same id replace the old ones)."
+        ),
+    ] = None,
     input_format: InputFormat = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Train a model on labelled pages and write it to OUTPUT."""
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
-    pages = list(read_pages(data, input_format=input_format, require_labels=True))
-    with progress_bar("features", len(pages), quiet=quiet) as advance:
-        model = api.train(pages, config=config, output=output, progress=advance)
+    with progress_bar("features", None, quiet=quiet) as advance:
+        model = api.train(
+            data,
+            config=config,
+            output=output,
+            init=init,
+            progress=advance,
+            input_format=input_format,
+        )
     meta = model.meta_
     val = meta["validation_metrics"]
     summary = (
@@ -186,6 +199,43 @@ def predict(
             f"-> {output}",
             quiet,
         )
+
+
+label_app = typer.Typer(help="The labelling loop: suggest pages to label.", no_args_is_help=True)
+app.add_typer(label_app, name="label")
+
+
+@label_app.command("suggest")
+def label_suggest(
+    inputs: Annotated[list[str], typer.Argument(help="Pages to choose from (any input format).")],
+    model: ModelOpt = None,
+    n: Annotated[int, typer.Option("-n", help="How many pages to suggest.")] = 50,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
+    ] = None,
+    margin: Annotated[
+        float, typer.Option(help="Lines this close to the threshold count as unsure.")
+    ] = 0.2,
+    input_format: InputFormat = "auto",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
+    quiet: Quiet = False,
+) -> None:
+    """Write the pages the model is least sure about, pre-labelled, for correction."""
+    from bpclf.labelling import render_suggestions, suggest
+
+    _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    if n < 1 or not 0 < margin <= 1:
+        raise UsageError("-n must be at least 1 and --margin in (0, 1]")
+    clf = api.load_model(model)
+    preds = api.predict(
+        inputs, clf, input_format=input_format, text_field=text_field, id_field=id_field
+    )
+    chosen = suggest(preds, clf.threshold_, n, margin=margin)
+    with open_output(output) as out:
+        for chunk in render_suggestions(chosen):
+            out.write(chunk)
+    _say(f"{len(chosen)} pages suggested", quiet)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bpclf.api import record_training_files
 from bpclf.config import load_config
 from bpclf.metrics import fmt
 from bpclf.model import BoilerplateClassifier
@@ -43,18 +44,26 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def load_data(shared: Path) -> tuple[list[Page], list[str], list[Page]]:
+def data_files(shared: Path) -> tuple[list[str], list[str]]:
     files = sorted(glob.glob(str(shared / "*.jsonl")))
     if not files:
         raise SystemExit(f"no labelled data in {shared}")
+    return files, sorted(glob.glob(str(OWN_TRAIN / "*.jsonl")))
+
+
+def load_data(shared: Path) -> tuple[list[Page], list[str], list[Page]]:
+    files, own = data_files(shared)
     pages, dropped = drop_duplicate_pages(list(read_pages(files, require_labels=True)))
-    own = sorted(glob.glob(str(OWN_TRAIN / "*.jsonl")))
     extra = list(read_pages(own, require_labels=True)) if own else []
     return pages, dropped, extra
 
 
-def train(pages: list[Page], extra: list[Page], path: Path) -> BoilerplateClassifier:
+def train(
+    pages: list[Page], extra: list[Page], path: Path, files: list[str]
+) -> BoilerplateClassifier:
     model = BoilerplateClassifier(load_config()).fit(pages + extra)
+    # Recorded relative to models/, so `bpclf train --init models/default.bpclf` finds them.
+    record_training_files(model, files, MODEL.parent)
     model.save(path)
     return model
 
@@ -192,15 +201,16 @@ def main() -> int:
     args = ap.parse_args()
     t0 = time.time()
     pages, dropped, extra = load_data(Path(args.shared))
+    shared_files, own_files = data_files(Path(args.shared))
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / "default.bpclf"
-            train(pages, extra, fresh)
+            train(pages, extra, fresh, [*shared_files, *own_files])
             same = fresh.read_bytes() == MODEL.read_bytes()
         log("identical to the shipped model" if same else "DIFFERS from the shipped model")
         return 0 if same else 1
     log(f"training on {len(pages)} + {len(extra)} pages")
-    model = train(pages, extra, MODEL)
+    model = train(pages, extra, MODEL, [*shared_files, *own_files])
     log(f"model written to {MODEL} ({time.time() - t0:.0f}s); cross-validating")
     cv = cross_validate(
         pages,
