@@ -238,6 +238,56 @@ def label_suggest(
     _say(f"{len(chosen)} pages suggested", quiet)
 
 
+phrases_app = typer.Typer(help="The appeal-phrase lexicon.", no_args_is_help=True)
+app.add_typer(phrases_app, name="phrases")
+
+
+@phrases_app.command("mine")
+def phrases_mine(
+    data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output TSV (default: stdout).")
+    ] = None,
+    min_support: Annotated[int, typer.Option(help="Minimum boilerplate lines containing it.")] = 5,
+    min_pages: Annotated[
+        int, typer.Option(help="Minimum pages it occurs on (in boilerplate).")
+    ] = 3,
+    min_score: Annotated[float, typer.Option(help="Minimum smoothed log-odds z-score.")] = 3.0,
+    max_n: Annotated[int, typer.Option(help="Longest n-gram, in words.")] = 4,
+    top: Annotated[int, typer.Option(help="At most this many phrases per language.")] = 100,
+    lexicon: Annotated[
+        Path | None,
+        typer.Option(help="Leave out phrases already in this lexicon (default: the bundled one)."),
+    ] = None,
+    input_format: InputFormat = "auto",
+) -> None:
+    """Mine word n-grams far more frequent in boilerplate than in content, for review."""
+    from bpclf.config import load_config
+    from bpclf.mining import mine_phrases, to_lexicon_tsv
+    from bpclf.phrases import Lexicon
+    from bpclf.stopwords import read_stopword_dir
+
+    _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    if min(min_support, min_pages, max_n, top) < 1:
+        raise UsageError("--min-support, --min-pages, --max-n and --top must be at least 1")
+    cfg = load_config()
+    exclude = Lexicon.from_file(lexicon or cfg.resolve(cfg.features.lexicon))
+    stopwords = read_stopword_dir(cfg.resolve(cfg.features.stopwords_dir))
+    pages = read_pages(data, input_format=input_format, require_labels=True)
+    mined = mine_phrases(
+        pages,
+        max_n=max_n,
+        min_support=min_support,
+        min_pages=min_pages,
+        min_score=min_score,
+        top=top,
+        exclude=exclude,
+        stopwords=stopwords,
+    )
+    with open_output(output) as out:
+        out.write(to_lexicon_tsv(mined))
+
+
 @app.command()
 def convert(
     inputs: Annotated[list[str], typer.Argument(help="Pages in JSONL or labelled text.")],

@@ -195,3 +195,29 @@ def test_errors_inside_workers_are_one_line(capsys, model_file, tmp_path):
     src = _bad(tmp_path, "in.jsonl", '{"id": "a", "lines": ["x"]}\n{"id": "b", "lines": 5}\n')
     code, _, err = run(capsys, "predict", src, "-m", model_file, "-j", "2")
     assert code == 1 and "in.jsonl:2" in err and err.count("\n") == 1
+
+
+def test_phrases_mine_writes_a_reviewable_lexicon(capsys, tmp_path):
+    from bpclf.phrases import Lexicon
+
+    pages = [
+        Page(
+            f"p{i}",
+            [
+                "A sentence about the town council and its plans.",
+                "Become a patron of the arts",
+                "Home",
+            ],
+            [0, 1, 1],
+            lang="en",
+        )
+        for i in range(30)
+    ]
+    src = write_jsonl(tmp_path / "p.jsonl", pages)
+    out = tmp_path / "mined.tsv"
+    code, _, _ = run(capsys, "phrases", "mine", src, "-o", out, "--min-pages", "5")
+    assert code == 0
+    rows = Lexicon.from_file(out).entries
+    assert any("patron" in phrase for phrase, _, _ in rows)
+    assert all(cat == "mined" and lang == "en" for _, lang, cat in rows)
+    assert not any(phrase == "home" for phrase, _, _ in rows)  # already in the lexicon

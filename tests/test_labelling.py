@@ -35,17 +35,26 @@ def appeal_page(i: int) -> Page:
     rng = random.Random(i)
     article = rng.sample(ARTICLE, 4)
     appeals = rng.sample(APPEALS, 3)
-    return Page(f"new-{i}", ["Bridge closed for repairs", *article, *appeals],
-                [0] * 5 + [1] * 3, lang="en", source="new-site")
+    return Page(
+        f"new-{i}",
+        ["Bridge closed for repairs", *article, *appeals],
+        [0] * 5 + [1] * 3,
+        lang="en",
+        source="new-site",
+    )
 
 
 def test_uncertainty_and_round_robin():
     proba = np.array([0.5, 0.3, 0.9, 0.05])
-    assert uncertainty(proba, 0.5, margin=0.2) == pytest.approx(1 + np.exp(-1) + np.exp(-4)
-                                                                + np.exp(-(0.45 / 0.2) ** 2))
+    assert uncertainty(proba, 0.5, margin=0.2) == pytest.approx(
+        1 + np.exp(-1) + np.exp(-4) + np.exp(-((0.45 / 0.2) ** 2))
+    )
     assert uncertainty(np.array([0.5, 0.5]), 0.5) > uncertainty(np.array([0.5, 0.9]), 0.5)
-    preds = [Prediction(Page(f"{s}{i}", ["x"], source=s), np.zeros(1, int),
-                        np.array([0.5 - 0.01 * i])) for s in "ab" for i in range(4)]
+    preds = [
+        Prediction(Page(f"{s}{i}", ["x"], source=s), np.zeros(1, int), np.array([0.5 - 0.01 * i]))
+        for s in "ab"
+        for i in range(4)
+    ]
     chosen = suggest(preds, 0.5, 4)
     assert [p.page.id for p in chosen] == ["a0", "b0", "a1", "b1"]
     empty = [Prediction(Page("e", []), np.zeros(0, int), np.zeros(0))]
@@ -55,28 +64,48 @@ def test_uncertainty_and_round_robin():
 def test_labelling_loop_improves_the_model(tmp_path, capsys, tiny_config_file):
     base_src = write_jsonl(tmp_path / "base.jsonl", make_pages(24))
     model0 = tmp_path / "m0.bpclf"
-    assert main(["train", str(base_src), "-o", str(model0), "--config",
-                 str(tiny_config_file), "-q"]) == 0
+    assert (
+        main(["train", str(base_src), "-o", str(model0), "--config", str(tiny_config_file), "-q"])
+        == 0
+    )
     assert json.loads(json.dumps(bpclf.load_model(model0).meta_["training_files"])) == [
-        "base.jsonl"]
+        "base.jsonl"
+    ]
 
     pool = [appeal_page(i) for i in range(16)]
     test = [appeal_page(100 + i) for i in range(8)]
     truth = {p.id: p.labels for p in pool}
-    pool_src = write_jsonl(tmp_path / "pool.jsonl",
-                           [Page(p.id, p.lines, None, p.lang, p.source) for p in pool])
+    pool_src = write_jsonl(
+        tmp_path / "pool.jsonl", [Page(p.id, p.lines, None, p.lang, p.source) for p in pool]
+    )
     test_src = write_jsonl(tmp_path / "test.jsonl", test)
 
     to_label = tmp_path / "to_label.txt"
-    assert main(["label", "suggest", str(pool_src), "-m", str(model0), "-n", "10",
-                 "-o", str(to_label), "-q"]) == 0
+    assert (
+        main(
+            [
+                "label",
+                "suggest",
+                str(pool_src),
+                "-m",
+                str(model0),
+                "-n",
+                "10",
+                "-o",
+                str(to_label),
+                "-q",
+            ]
+        )
+        == 0
+    )
     suggested = list(parse_labelled_text(to_label.read_text(), "to_label.txt"))
     assert 1 <= len(suggested) <= 10
     assert "0." in to_label.read_text()  # probabilities shown beside the lines
 
     # The person corrects the markers in an editor.
     corrected = "".join(
-        format_labelled(Page(p.id, p.lines, truth[p.id], p.lang, p.source)) for p in suggested)
+        format_labelled(Page(p.id, p.lines, truth[p.id], p.lang, p.source)) for p in suggested
+    )
     to_label.write_text(corrected)
 
     before = bpclf.evaluate([str(test_src)], model0).model["overall"]["lines"]["f1"]
