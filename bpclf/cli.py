@@ -20,7 +20,7 @@ from bpclf.errors import BpclfError, UsageError
 from bpclf.formats import format_labelled
 from bpclf.progress import progress_bar
 from bpclf.readers import INPUT_FORMATS, read_pages
-from bpclf.writers import OUTPUT_FORMATS, open_output, write_predictions
+from bpclf.writers import OUTPUT_FORMATS, open_output, write_parquet, write_predictions
 
 app = typer.Typer(
     name="bpclf",
@@ -185,14 +185,20 @@ def predict(
         id_field=id_field,
         split=split,
     )
-    with progress_bar("predicting", None, quiet=quiet) as advance, open_output(output) as out:
+    if output_format == "parquet" and output in (None, "-"):
+        raise UsageError("--format parquet needs --output FILE")
+    with progress_bar("predicting", None, quiet=quiet) as advance:
 
         def counted():
             for p in preds:
                 advance(1)
                 yield p
 
-        stats = write_predictions(counted(), out, output_format)
+        if output_format == "parquet":
+            stats = write_parquet(counted(), output)
+        else:
+            with open_output(output) as out:
+                stats = write_predictions(counted(), out, output_format)
     if output is not None:
         _say(
             f"{stats.pages} pages, {stats.lines} lines, {stats.boilerplate} boilerplate "

@@ -9,6 +9,7 @@ in order, with its page id.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
@@ -23,7 +24,8 @@ from bpclf.formats import format_labelled, page_json, printable
 if TYPE_CHECKING:
     from bpclf.api import Prediction
 
-OUTPUT_FORMATS = ("text", "jsonl", "labeled")
+OUTPUT_FORMATS = ("text", "jsonl", "labeled", "parquet")
+log = logging.getLogger("bpclf")
 
 
 @dataclass
@@ -93,16 +95,89 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
     if path is None or path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    if target.is_dir():
+    if Path(path).is_dir():
         raise DataError("output path is a directory", source=path)
+    with _atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        yield fh
+
+
+def prediction_record(p: Prediction) -> dict:
+    """The JSONL record of a prediction as a dict (other input keys kept)."""
+    record = p.page.to_record()
+    record["boilerplate"] = [int(v) for v in p.labels]
+    record["boilerplate_proba"] = [float(v) for v in p.proba]
+    return record
+
+
+def write_parquet(preds: Iterable[Prediction], path: str, batch_pages: int = 1000) -> WriteStats:
+    """Stream predictions into a Parquet file, one row per page, atomically.
+
+    Columns: ``id``, ``lines``, ``boilerplate``, ``boilerplate_proba`` and the input's
+    other keys; the first batch fixes the schema (keys first seen later are reported and
+    left out: Parquet files have one schema).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stats = WriteStats()
+    with _atomic_path(path) as tmp:
+        writer = None
+        dropped: set[str] = set()
+        try:
+            batch: list[dict] = []
+            for p in preds:
+                batch.append(prediction_record(p))
+                stats.pages += 1
+                stats.lines += len(p.labels)
+                stats.boilerplate += int(p.labels.sum())
+                if len(batch) >= batch_pages:
+                    writer = _write_batch(pa, pq, writer, batch, tmp, dropped)
+                    batch = []
+            if batch or writer is None:
+                writer = _write_batch(pa, pq, writer, batch, tmp, dropped)
+        finally:
+            if writer is not None:
+                writer.close()
+        if dropped:
+            log.warning(
+                "%s: keys not in the first rows' schema were left out: %s",
+                path,
+                ", ".join(sorted(dropped)),
+            )
+    return stats
+
+
+def _write_batch(pa, pq, writer, batch: list[dict], tmp: str, dropped: set[str]):
+    if writer is None:
+        base = pa.schema(
+            [
+                ("id", pa.string()),
+                ("lines", pa.list_(pa.string())),
+                ("boilerplate", pa.list_(pa.int8())),
+                ("boilerplate_proba", pa.list_(pa.float32())),
+            ]
+        )
+        inferred = pa.Table.from_pylist(batch).schema if batch else pa.schema([])
+        fields = list(base) + [f for f in inferred if f.name not in base.names]
+        writer = pq.ParquetWriter(tmp, pa.schema(fields))
+    names = set(writer.schema.names)
+    for record in batch:
+        dropped.update(k for k in record if k not in names)
+    writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+    return writer
+
+
+@contextlib.contextmanager
+def _atomic_path(path: str) -> Iterator[str]:
+    """A temporary path beside ``path``, renamed onto it only if the block succeeds."""
+    target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise DataError("output directory does not exist", source=path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            yield fh
+        yield tmp
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -221,3 +221,16 @@ def test_phrases_mine_writes_a_reviewable_lexicon(capsys, tmp_path):
     assert any("patron" in phrase for phrase, _, _ in rows)
     assert all(cat == "mined" and lang == "en" for _, lang, cat in rows)
     assert not any(phrase == "home" for phrase, _, _ in rows)  # already in the lexicon
+
+
+def test_predict_to_parquet(capsys, model_file, tmp_path):
+    import pyarrow.parquet as pq
+
+    src = write_jsonl(tmp_path / "in.jsonl", make_pages(5))
+    code, _, _ = run(
+        capsys, "predict", src, "-m", model_file, "-F", "parquet", "-o", tmp_path / "o.parquet"
+    )
+    assert code == 0
+    rows = pq.read_table(tmp_path / "o.parquet").to_pylist()
+    assert [r["id"] for r in rows] == [p.id for p in make_pages(5)]
+    assert run(capsys, "predict", src, "-m", model_file, "-F", "parquet")[0] == 2

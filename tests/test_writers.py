@@ -56,3 +56,22 @@ def test_open_output_is_atomic(tmp_path):
     assert target.read_text() == "new"
     with pytest.raises(DataError, match="does not exist"), open_output(str(tmp_path / "x" / "y")):
         pass
+
+
+def test_parquet_output_keeps_columns(tmp_path):
+    import pyarrow.parquet as pq
+
+    from bpclf.writers import write_parquet
+
+    path = tmp_path / "out.parquet"
+    preds = _preds()
+    preds[1].page.extra = {"url": "v", "late": 1}
+    stats = write_parquet(preds, str(path), batch_pages=1)
+    table = pq.read_table(path).to_pylist()
+    assert stats.pages == 2
+    assert table[0]["id"] == "a" and table[0]["lines"] == ["Title", "Menu"]
+    assert table[0]["boilerplate"] == [0, 1] and table[0]["url"] == "u"
+    assert table[0]["boilerplate_proba"] == pytest.approx([0.1, 0.9])
+    assert table[1]["lines"] == [] and table[1]["url"] == "v"
+    assert "late" not in table[1]  # not in the first batch's schema: reported, left out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
