@@ -294,6 +294,63 @@ def phrases_mine(
         out.write(to_lexicon_tsv(mined))
 
 
+import_app = typer.Typer(help="Turn other data into labelled pages.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("html")
+def import_html(
+    directories: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Directories of KEY.html pages with their hand-cleaned KEY.gold.txt text."
+        ),
+    ],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Labelled JSONL (default: stdout).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (default: directory name).")
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of the pages, if known.")] = None,
+    min_line_share: Annotated[
+        float,
+        typer.Option(
+            help="A line is content when this share of its words align with the gold text."
+        ),
+    ] = 0.5,
+    min_recovered: Annotated[
+        float, typer.Option(help="Skip pages whose content lines recover less of the gold text.")
+    ] = 0.5,
+    quiet: Quiet = False,
+) -> None:
+    """Label the lines of HTML pages by aligning them with their gold text."""
+    from bpclf.formats import page_json
+    from bpclf.gold import AlignmentStats, import_gold_dir
+
+    if not (0 < min_line_share <= 1 and 0 <= min_recovered <= 1):
+        raise UsageError("--min-line-share must be in (0, 1] and --min-recovered in [0, 1]")
+    with open_output(output) as out:
+        for directory in directories:
+            stats = AlignmentStats()
+            for page in import_gold_dir(
+                directory,
+                source=source,
+                lang=lang,
+                min_line_share=min_line_share,
+                min_recovered=min_recovered,
+                stats=stats,
+            ):
+                out.write(page_json(page) + "\n")
+            failed = f" (e.g. {', '.join(stats.failed[:5])})" if stats.failed else ""
+            _say(
+                f"{directory}: {stats.pages} pages, {len(stats.failed)} skipped as not "
+                f"aligned{failed}; content lines recover {stats.recovered_share:.1%} of the "
+                "gold text",
+                quiet,
+            )
+
+
 @app.command()
 def convert(
     inputs: Annotated[list[str], typer.Argument(help="Pages in JSONL or labelled text.")],

@@ -150,6 +150,13 @@ def decode_html(data: bytes, content_type: str | None = None) -> str:
     m = _META_CHARSET_RE.search(data, 0, _META_SCAN_BYTES)
     if m:
         codec = _codec_name(m.group(1).decode("ascii", "replace"), from_meta=True)
+        # Pages re-saved as UTF-8 often keep their old <meta charset>: non-ASCII bytes
+        # that are valid UTF-8 are almost never legacy-encoded text, so trust them.
+        if codec not in (None, "utf-8") and not data.isascii():
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
         if codec is not None:
             text = _decode(data, codec)
             if text is not None:

@@ -234,3 +234,29 @@ def test_predict_to_parquet(capsys, model_file, tmp_path):
     rows = pq.read_table(tmp_path / "o.parquet").to_pylist()
     assert [r["id"] for r in rows] == [p.id for p in make_pages(5)]
     assert run(capsys, "predict", src, "-m", model_file, "-F", "parquet")[0] == 2
+
+
+def test_import_html_with_gold_text(capsys, tmp_path):
+    d = tmp_path / "gold"
+    d.mkdir()
+    (d / "a.html").write_text(
+        "<html><body><nav><a>Home</a> <a>News</a></nav><h1>Bridge closed</h1>"
+        "<p>The bridge over the river will be closed for repairs until May.</p>"
+        "<footer>© 2024 Example. All rights reserved.</footer></body></html>"
+    )
+    (d / "a.gold.txt").write_text(
+        "Bridge closed\n\nThe bridge over the river will be closed\nfor repairs until May.\n"
+    )
+    out = tmp_path / "pages.jsonl"
+    code, _, err = run(capsys, "import", "html", d, "-o", out)
+    assert code == 0 and "1 pages" in err
+    (rec,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rec["id"] == "gold/a" and rec["source"] == "gold"
+    assert dict(zip(rec["lines"], rec["boilerplate"], strict=True)) == {
+        "Home News": 1,
+        "Bridge closed": 0,
+        "The bridge over the river will be closed for repairs until May.": 0,
+        "© 2024 Example. All rights reserved.": 1,
+    }
+    code, _, err = run(capsys, "import", "html", tmp_path / "nope")
+    assert code == 1 and "nope" in err

@@ -369,3 +369,8 @@ def test_html_line_is_frozen():
     line = only("<p>x</p>")
     with pytest.raises(AttributeError):
         line.text = "y"  # type: ignore[misc]
+
+
+def test_valid_utf8_beats_a_stale_meta_charset():
+    page = '<meta charset="gb2312"><p>日本語 café</p>'.encode()
+    assert html_to_text_lines(page) == ["日本語 café"]
