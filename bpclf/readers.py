@@ -22,7 +22,8 @@ from bpclf.formats import (
 )
 from bpclf.pages import Page, page_from_record, split_lines
 
-INPUT_FORMATS = ("auto", "text", "jsonl", "labeled", "html", "parquet", "csv", "hf")
+INPUT_FORMATS = ("auto", "text", "jsonl", "labeled", "html", "warc", "parquet", "csv", "hf")
+_WARC_EXT = {".warc", ".wet", ".arc"}
 _HTML_EXT = {".html", ".htm", ".xhtml"}
 _JSONL_EXT = {".jsonl", ".ndjson", ".json"}
 _DATASETS_EXT = {".parquet": "parquet", ".csv": "csv", ".tsv": "csv", ".arrow": "arrow"}
@@ -120,6 +121,10 @@ def detect_format(path: str, text: str | None = None) -> str:
         suffix = Path(Path(path).stem).suffix.lower()
         if suffix in _HTML_EXT:
             return "html"
+        if suffix in _WARC_EXT:
+            return "warc"
+    if suffix in _WARC_EXT:
+        return "warc"
     if suffix in _HTML_EXT:
         return "html"
     if suffix in _JSONL_EXT:
@@ -168,8 +173,15 @@ def read_pages(
         fmt = input_format
         if fmt == "auto" and detect_format(path) in _DATASETS_EXT.values():
             fmt = detect_format(path)
-        if fmt == "auto" and detect_format(path) == "html":
-            fmt = "html"
+        if fmt == "auto" and detect_format(path) in ("html", "warc"):
+            fmt = detect_format(path)
+        if fmt == "warc":
+            if path == STDIN:
+                raise UsageError("WARC input must be a file, not stdin")
+            from bpclf.warc import iter_warc_pages
+
+            yield from iter_warc_pages(path)
+            continue
         if fmt == "html":
             yield read_html_page(path)
             continue
