@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Out-of-fold mistakes of bpclf, grouped by kind, with their context lines.
+
+Runs the cross-validation protocol of scripts/crossval.py (page-grouped folds,
+duplicates dropped, the project's hand-written pages added to every training fold) and
+writes a markdown report: error rates per language and per position in the page, then
+for each kind of mistake (short content lines called boilerplate, long boilerplate
+sentences called content, ...) the counts and a sample with two lines of context each
+side, so that the next change is chosen from evidence.
+
+    python scripts/error_analysis.py [--folds 5] [--per-kind 12] [-o reports/errors.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+from bpclf.config import load_config
+from bpclf.readers import read_pages
+from bpclf.validation import cross_validate, drop_duplicate_pages
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data" / "lines"
+
+KINDS = {
+    "short content called boilerplate": lambda w, y, p: y == 0 and p == 1 and w <= 4,
+    "long content called boilerplate": lambda w, y, p: y == 0 and p == 1 and w > 4,
+    "short boilerplate called content": lambda w, y, p: y == 1 and p == 0 and w <= 4,
+    "long boilerplate (sentences) called content": lambda w, y, p: y == 1 and p == 0 and w > 4,
+}
+
+
+def position_bucket(i: int, n: int) -> str:
+    r = i / max(n - 1, 1)
+    return "start (first 10%)" if r < 0.1 else "end (last 10%)" if r > 0.9 else "middle"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--per-kind", type=int, default=12)
+    ap.add_argument("-o", "--output", default=str(REPO / "reports" / "errors.md"))
+    args = ap.parse_args()
+    pages, _ = drop_duplicate_pages(
+        list(read_pages(sorted(glob.glob(str(SHARED / "*.jsonl"))), require_labels=True))
+    )
+    extra = list(
+        read_pages(sorted(glob.glob(str(REPO / "data" / "train" / "*.jsonl"))), require_labels=True)
+    )
+    cv = cross_validate(pages, load_config(), n_folds=args.folds, extra_train=extra)
+    rows = []  # (page index, line index, words, gold, predicted, proba)
+    for pi, (page, pred, proba) in enumerate(zip(cv.pages, cv.labels, cv.proba, strict=True)):
+        for li, line in enumerate(page.lines):
+            rows.append(
+                (pi, li, len(line.split()), page.labels[li], int(pred[li]), float(proba[li]))
+            )
+    out = [
+        "# Out-of-fold mistakes",
+        "",
+        f"{len(pages)} pages, {len(rows)} lines, {args.folds}-fold CV grouped by page.",
+        "",
+    ]
+    out += [
+        "## Error rate by language",
+        "",
+        "| lang | lines | errors | rate |",
+        "| --- | --- | --- | --- |",
+    ]
+    by_lang: Counter = Counter()
+    err_lang: Counter = Counter()
+    by_pos: Counter = Counter()
+    err_pos: Counter = Counter()
+    for pi, li, _, y, p, _ in rows:
+        lang = cv.pages[pi].lang or "?"
+        pos = position_bucket(li, len(cv.pages[pi]))
+        by_lang[lang] += 1
+        by_pos[pos] += 1
+        if y != p:
+            err_lang[lang] += 1
+            err_pos[pos] += 1
+    for lang in sorted(by_lang):
+        out.append(
+            f"| {lang} | {by_lang[lang]} | {err_lang[lang]} | "
+            f"{err_lang[lang] / by_lang[lang]:.3f} |"
+        )
+    out += [
+        "",
+        "## Error rate by position in the page",
+        "",
+        "| position | lines | rate |",
+        "| --- | --- | --- |",
+    ]
+    for pos in sorted(by_pos):
+        out.append(f"| {pos} | {by_pos[pos]} | {err_pos[pos] / by_pos[pos]:.3f} |")
+    rng = random.Random(0)
+    for kind, test in KINDS.items():
+        hits = [r for r in rows if test(r[2], r[3], r[4])]
+        langs = Counter(cv.pages[r[0]].lang for r in hits)
+        out += [
+            "",
+            f"## {kind}: {len(hits)} lines",
+            "",
+            "By language: " + ", ".join(f"{k} {v}" for k, v in sorted(langs.items())),
+            "",
+        ]
+        for pi, li, _, _, _, pr in rng.sample(hits, min(args.per_kind, len(hits))):
+            page = cv.pages[pi]
+            out.append(f"- page `{page.id}` line {li + 1}/{len(page)}, P(boilerplate) {pr:.2f}:")
+            for j in range(max(0, li - 2), min(len(page), li + 3)):
+                mark = ">>" if j == li else "  "
+                gold = "B" if page.labels[j] else "C"
+                text = page.lines[j][:140].replace("|", "\\|")
+                out.append(f"  `{mark} {gold} {cv.proba[pi][j]:.2f}` {text}")
+    path = Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+    errs = sum(1 for r in rows if r[3] != r[4])
+    print(f"{errs} mistakes in {len(rows)} lines ({errs / len(rows):.3f}); report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
