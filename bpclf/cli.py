@@ -20,7 +20,13 @@ from bpclf.errors import BpclfError, UsageError
 from bpclf.formats import format_labelled
 from bpclf.progress import progress_bar
 from bpclf.readers import INPUT_FORMATS, read_pages
-from bpclf.writers import OUTPUT_FORMATS, open_output, write_parquet, write_predictions
+from bpclf.writers import (
+    OUTPUT_FORMATS,
+    open_output,
+    output_plan,
+    write_parquet,
+    write_predictions,
+)
 
 app = typer.Typer(
     name="bpclf",
@@ -152,6 +158,12 @@ def predict(
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
     ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="One output file per input file here; rerun to resume (done files are skipped)."
+        ),
+    ] = None,
     input_format: InputFormat = "auto",
     text_field: TextField = "text",
     id_field: IdField = "id",
@@ -173,10 +185,12 @@ def predict(
         raise UsageError("--batch-lines must be at least 1")
     if jobs < 0:
         raise UsageError("--jobs must be 0 (all cores) or more")
+    if output is not None and output_dir is not None:
+        raise UsageError("use either --output or --output-dir")
+    if output_format == "parquet" and output in (None, "-") and output_dir is None:
+        raise UsageError("--format parquet needs --output FILE or --output-dir DIR")
     clf = api.load_model(model)
-    preds = api.predict(
-        inputs or ["-"],
-        clf,
+    options = dict(
         threshold=threshold,
         batch_lines=batch_lines,
         jobs=jobs,
@@ -185,8 +199,21 @@ def predict(
         id_field=id_field,
         split=split,
     )
-    if output_format == "parquet" and output in (None, "-"):
-        raise UsageError("--format parquet needs --output FILE")
+    if output_dir is not None:
+        plan = output_plan(inputs or [], output_dir, output_format)
+        done = skipped = 0
+        with progress_bar("files", len(plan), quiet=quiet, unit="files") as advance:
+            for src, dst in plan:
+                if dst.exists():
+                    skipped += 1
+                else:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    _write(api.predict([src], clf, **options), str(dst), output_format)
+                    done += 1
+                advance(1)
+        _say(f"{done} files written, {skipped} already done (skipped) -> {output_dir}", quiet)
+        return
+    preds = api.predict(inputs or ["-"], clf, **options)
     with progress_bar("predicting", None, quiet=quiet) as advance:
 
         def counted():
@@ -194,17 +221,21 @@ def predict(
                 advance(1)
                 yield p
 
-        if output_format == "parquet":
-            stats = write_parquet(counted(), output)
-        else:
-            with open_output(output) as out:
-                stats = write_predictions(counted(), out, output_format)
+        stats = _write(counted(), output, output_format)
     if output is not None:
         _say(
             f"{stats.pages} pages, {stats.lines} lines, {stats.boilerplate} boilerplate "
             f"-> {output}",
             quiet,
         )
+
+
+def _write(preds, output: str | None, output_format: str):
+    """Write predictions to a file (atomically) or stdout; returns the counts."""
+    if output_format == "parquet":
+        return write_parquet(preds, output)
+    with open_output(output) as out:
+        return write_predictions(preds, out, output_format)
 
 
 label_app = typer.Typer(help="The labelling loop: suggest pages to label.", no_args_is_help=True)

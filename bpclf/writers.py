@@ -13,12 +13,12 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bpclf.errors import DataError
+from bpclf.errors import DataError, UsageError
 from bpclf.formats import format_labelled, page_json, printable
 
 if TYPE_CHECKING:
@@ -99,6 +99,34 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
         raise DataError("output path is a directory", source=path)
     with _atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         yield fh
+
+
+#: File name suffix of each output format in ``--output-dir`` mode.
+OUTPUT_SUFFIX = {"text": ".txt", "jsonl": ".jsonl", "labeled": ".labels.txt", "parquet": ".parquet"}
+
+
+def output_plan(inputs: Sequence[str], out_dir: Path, fmt: str) -> list[tuple[str, Path]]:
+    """(input file, output file) pairs for one-output-per-input runs.
+
+    Files inside a directory argument keep their path relative to it; file arguments
+    keep their name. The format's suffix is appended, so ``a/b.html`` becomes
+    ``OUT/a/b.html.jsonl``.
+    """
+    from bpclf.readers import STDIN, expand_paths
+
+    if not inputs or STDIN in inputs:
+        raise UsageError("--output-dir needs input files or directories (not stdin)")
+    plan: list[tuple[str, Path]] = []
+    for arg in inputs:
+        root = Path(arg)
+        for f in expand_paths([arg]):
+            rel = Path(f).relative_to(root) if root.is_dir() else Path(Path(f).name)
+            plan.append((f, Path(out_dir) / (str(rel) + OUTPUT_SUFFIX[fmt])))
+    targets = [dst for _, dst in plan]
+    if len(set(targets)) != len(targets):
+        dup = next(t for t in targets if targets.count(t) > 1)
+        raise UsageError(f"two inputs would write the same output file {dup}")
+    return plan
 
 
 def prediction_record(p: Prediction) -> dict:

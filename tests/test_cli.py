@@ -260,3 +260,27 @@ def test_import_html_with_gold_text(capsys, tmp_path):
     }
     code, _, err = run(capsys, "import", "html", tmp_path / "nope")
     assert code == 1 and "nope" in err
+
+
+def test_output_dir_one_file_per_input_and_resume(capsys, model_file, tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    for name in ("a.txt", "sub/b.txt"):
+        (corpus / name).write_text("\n".join(make_page(name).lines))
+    single = tmp_path / "c.jsonl"
+    write_jsonl(single, make_pages(2))
+    out = tmp_path / "out"
+    args = ["predict", corpus, single, "-m", model_file, "-F", "jsonl", "--output-dir", out]
+    code, _, err = run(capsys, *args)
+    assert code == 0 and "3 files written, 0 already done" in err
+    made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert made == ["a.txt.jsonl", "c.jsonl.jsonl", "sub/b.txt.jsonl"]
+    assert len((out / "c.jsonl.jsonl").read_text().splitlines()) == 2
+    (out / "sub" / "b.txt.jsonl").unlink()  # as if the run had been interrupted there
+    before = (out / "a.txt.jsonl").stat().st_mtime_ns
+    code, _, err = run(capsys, *args)
+    assert code == 0 and "1 files written, 2 already done" in err
+    assert (out / "a.txt.jsonl").stat().st_mtime_ns == before
+    assert (out / "sub" / "b.txt.jsonl").exists()
+    code, _, err = run(capsys, "predict", "-m", model_file, "--output-dir", out)
+    assert code == 2 and "not stdin" in err
