@@ -41,6 +41,9 @@ class FeatureConfig:
     stopwords_dir: str = "stopwords"
     langid_chars: int = 3000
     langid_min_hits: int = 3
+    #: Use the layout of HTML input (tag, ancestors, navigation, link density); such a
+    #: model only accepts HTML/WARC input.
+    markup_features: bool = False
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ class FeatureExtractor:
             self.base_names
             + _GLOBAL_NAMES
             + [f"{f}@{d:+d}" for d in offsets for f in config.context_features]
+            + (MARKUP_NAMES if config.markup_features else [])
         )
 
     @property
@@ -194,7 +195,10 @@ class FeatureExtractor:
         base = self._base_features(lay, langs)
         glob = self._global_features(lay, base, langs)
         ctx = self._context_features(lay, base)
-        X = np.hstack([base, glob, ctx])
+        blocks = [base, glob, ctx]
+        if self.config.markup_features:
+            blocks.append(markup_matrix(pages))
+        X = np.hstack(blocks)
         if X.shape[1] != self.n_features:  # a programming error, never a data error
             raise AssertionError(f"computed {X.shape[1]} features, declared {self.n_features}")
         return X
@@ -550,3 +554,74 @@ def neighbour_proba_features(
     cols.append((page_sum / np.maximum(sizes, 1))[page] if n else np.zeros(0))
     names += ["p1_mean_before", "p1_mean_after", "p1_page_mean"]
     return np.column_stack(cols) if n else np.zeros((0, len(names))), names
+
+
+_TAG_GROUPS = {
+    "p": "tag_p",
+    "li": "tag_li",
+    "dt": "tag_li",
+    "dd": "tag_li",
+    "td": "tag_td",
+    "th": "tag_td",
+    "div": "tag_div",
+    "button": "tag_button",
+    **{f"h{i}": "tag_h" for i in range(1, 7)},
+}
+_ANCESTORS = ("nav", "header", "footer", "aside", "form", "article", "main", "a")
+MARKUP_NAMES = [
+    "link_density",
+    "in_nav",
+    "heading",
+    "in_list",
+    "tag_p",
+    "tag_li",
+    "tag_td",
+    "tag_div",
+    "tag_h",
+    "tag_button",
+    "tag_other",
+    *[f"anc_{a}" for a in _ANCESTORS],
+    "n_ancestors",
+]
+
+
+def markup_matrix(pages: Sequence[Page]) -> np.ndarray:
+    """Layout features of lines read from HTML (``Page.extra["markup"]`` rows).
+
+    Raises DataError for a page without markup: a markup model cannot classify plain
+    text, and silently zero-filling would give confident nonsense.
+    """
+    from bpclf.errors import DataError
+    from bpclf.html import MARKUP_KEY
+
+    rows = []
+    index = {name: i for i, name in enumerate(MARKUP_NAMES)}
+    for page in pages:
+        markup = page.extra.get(MARKUP_KEY)
+        if not isinstance(markup, list) or len(markup) != len(page.lines):
+            raise DataError(
+                "this model uses HTML markup features but the page has no "
+                "markup rows; give it HTML or WARC input, or use a text-only "
+                "model",
+                page=page.id,
+            )
+        for line, row in zip(page.lines, markup, strict=True):
+            try:
+                tag, path, in_nav, heading, in_list, link_chars = row
+                ancestors = str(path).split()
+                vec = [0.0] * len(MARKUP_NAMES)
+                vec[0] = min(float(link_chars) / max(len(line), 1), 1.0)
+                vec[1], vec[2], vec[3] = float(in_nav), float(heading), float(in_list)
+            except (TypeError, ValueError):
+                raise DataError(
+                    "malformed markup row (expected [tag, ancestors, in_nav, "
+                    "heading, in_list, link_chars])",
+                    page=page.id,
+                ) from None
+            vec[index[_TAG_GROUPS.get(str(tag), "tag_other")]] = 1.0
+            for a in _ANCESTORS:
+                if a in ancestors:
+                    vec[index[f"anc_{a}"]] = 1.0
+            vec[-1] = float(len(ancestors))
+            rows.append(vec)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(MARKUP_NAMES))

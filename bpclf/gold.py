@@ -32,7 +32,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from bpclf.errors import DataError, UsageError
-from bpclf.html import decode_html, html_to_text_lines
+from bpclf.html import MARKUP_KEY, decode_html, html_page_lines, html_to_text_lines
 from bpclf.pages import Page
 
 __all__ = ["AlignmentStats", "align_page", "gold_text", "gold_tokens", "import_gold_dir"]
@@ -324,7 +324,7 @@ def _import(
                 f"cannot read page: {err.strerror or err}", source=str(html_path)
             ) from err
         gold = _read_gold(directory / f"{key}{GOLD_SUFFIX}")
-        lines = html_to_text_lines(decode_html(data))
+        lines, markup = html_page_lines(decode_html(data))
         labels, recovered, total = align_page(lines, gold, min_line_share=min_line_share)
         stats.pages += 1
         stats.gold_tokens += total
@@ -339,5 +339,5 @@ def _import(
             labels=labels,
             lang=lang,
             source=src,
-            extra={"gold_recovered": round(share, 3)},
+            extra={"gold_recovered": round(share, 3), MARKUP_KEY: markup},
         )

@@ -503,3 +503,21 @@ def html_to_lines(html: str | bytes) -> list[HtmlLine]:
 def html_to_text_lines(html: str | bytes) -> list[str]:
     """Just the texts of :func:`html_to_lines`, for callers that classify plain lines."""
     return [line.text for line in html_to_lines(html)]
+
+
+#: Key of ``Page.extra`` holding one markup row per line for pages read from HTML.
+MARKUP_KEY = "markup"
+
+
+def html_page_lines(html: str | bytes) -> tuple[list[str], list[list]]:
+    """Lines of a page and, per line, its markup row for markup-aware models.
+
+    A row is ``[tag, ancestors, in_nav, heading, in_list, link_chars]`` with the ancestor
+    tag names joined by spaces (nearest first): compact enough to store in JSONL.
+    """
+    rows = html_to_lines(html)
+    markup = [
+        [r.tag, " ".join(r.path), int(r.in_nav), r.heading, int(r.in_list), r.link_chars]
+        for r in rows
+    ]
+    return [r.text for r in rows], markup

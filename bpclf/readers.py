@@ -230,7 +230,7 @@ def read_html_page(path: str) -> Page:
     import gzip
     import zlib
 
-    from bpclf.html import decode_html, html_to_text_lines
+    from bpclf.html import MARKUP_KEY, decode_html, html_page_lines
 
     source = "<stdin>" if path == STDIN else path
     with _open_binary(path) as fh:
@@ -240,7 +240,8 @@ def read_html_page(path: str) -> Page:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"cannot decompress gzip: {exc}", source=source) from None
-    return Page(id=source, lines=html_to_text_lines(decode_html(data)))
+    lines, markup = html_page_lines(decode_html(data))
+    return Page(id=source, lines=lines, extra={MARKUP_KEY: markup})
 
 
 def read_dataset(

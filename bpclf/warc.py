@@ -60,7 +60,7 @@ from typing import Any, BinaryIO
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from bpclf.errors import DataError
-from bpclf.html import decode_html, html_to_text_lines
+from bpclf.html import MARKUP_KEY, decode_html, html_page_lines
 from bpclf.pages import Page, split_lines
 
 __all__ = ["MAX_PAYLOAD_BYTES", "WarcStats", "iter_warc_pages"]
@@ -365,9 +365,11 @@ class _WarcFile:
             body = _decode_http_payload(body, http_headers)
             if content_type is None and not _HTML_SNIFF.search(body, 0, _SNIFF_BYTES):
                 return None
-            lines = html_to_text_lines(decode_html(body, content_type))
+            lines, markup = html_page_lines(decode_html(body, content_type))
 
         extra: dict[str, Any] = {}
+        if rtype != WarcRecordType.conversion:
+            extra[MARKUP_KEY] = markup
         url = record.headers.get("WARC-Target-URI")
         if url:
             extra["url"] = url

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import format_labelled, page_json, printable
+from bpclf.html import MARKUP_KEY
 
 if TYPE_CHECKING:
     from bpclf.api import Prediction
@@ -50,6 +51,12 @@ def _peek_many(preds: Iterator[Prediction]) -> tuple[bool, Iterator[Prediction]]
     return len(head) > 1, chained()
 
 
+def _shown(page, labels=None):
+    """The page as written in prediction outputs: derived markup rows left out."""
+    extra = {k: v for k, v in page.extra.items() if k != MARKUP_KEY}
+    return type(page)(page.id, page.lines, labels, page.lang, page.source, extra)
+
+
 def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, str]]:
     """Each prediction with its text in ``fmt``."""
     preds = iter(preds)
@@ -62,14 +69,11 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
             yield p, body
     elif fmt == "jsonl":
         for p in preds:
-            page = p.page
-            shown = type(page)(
-                page.id, page.lines, [int(v) for v in p.labels], page.lang, page.source, page.extra
-            )
+            shown = _shown(p.page, [int(v) for v in p.labels])
             yield p, page_json(shown, p.proba) + "\n"
     elif fmt == "labeled":
         for p in preds:
-            yield p, format_labelled(p.page, p.labels, p.proba) + "\n"
+            yield p, format_labelled(_shown(p.page), p.labels, p.proba) + "\n"
     else:
         raise ValueError(f"unknown output format {fmt!r}")
 
@@ -131,7 +135,7 @@ def output_plan(inputs: Sequence[str], out_dir: Path, fmt: str) -> list[tuple[st
 
 def prediction_record(p: Prediction) -> dict:
     """The JSONL record of a prediction as a dict (other input keys kept)."""
-    record = p.page.to_record()
+    record = _shown(p.page).to_record()
     record["boilerplate"] = [int(v) for v in p.labels]
     record["boilerplate_proba"] = [float(v) for v in p.proba]
     return record

@@ -284,3 +284,34 @@ def test_output_dir_one_file_per_input_and_resume(capsys, model_file, tmp_path):
     assert (out / "sub" / "b.txt.jsonl").exists()
     code, _, err = run(capsys, "predict", "-m", model_file, "--output-dir", out)
     assert code == 2 and "not stdin" in err
+
+
+def test_markup_model_needs_html_input(capsys, tmp_path):
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    for i in range(12):
+        (gold / f"{i}.html").write_text(
+            f"<nav><a>Home</a> <a>Sport {i}</a></nav><nav><a>Contact</a></nav>"
+            f"<p>The council met on day {i} and agreed on a plan for the new library.</p>"
+            f"<p>Residents said the plan was good, and building starts in spring {2020 + i}.</p>"
+            "<footer>© Example. All rights reserved.</footer>"
+        )
+        (gold / f"{i}.gold.txt").write_text(
+            f"The council met on day {i} and agreed on a plan for the new library.\n"
+            f"Residents said the plan was good, and building starts in spring {2020 + i}.\n"
+        )
+    pages = tmp_path / "pages.jsonl"
+    assert run(capsys, "import", "html", gold, "-o", pages, "-q")[0] == 0
+    cfg = tmp_path / "markup.toml"
+    cfg.write_text(
+        "[features]\nmarkup_features = true\ncontext_window = 1\n"
+        "[model]\nmax_iter = 20\nmin_samples_leaf = 2\n"
+    )
+    model = tmp_path / "m.bpclf"
+    assert run(capsys, "train", pages, "-o", model, "--config", cfg, "-q")[0] == 0
+    code, out, _ = run(capsys, "predict", gold / "3.html", "-m", model)
+    assert code == 0 and "council met on day 3" in out
+    txt = tmp_path / "plain.txt"
+    txt.write_text("Home\nThe council met.\n")
+    code, _, err = run(capsys, "predict", txt, "-m", model)
+    assert code == 1 and "markup" in err and err.count("\n") == 1

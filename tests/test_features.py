@@ -150,3 +150,25 @@ def test_neighbour_probabilities_for_the_second_pass():
     assert col["p1_page_mean"] == [0.4, 0.4, 0.4, 0.4, 0.4]
     X3, _ = neighbour_proba_features(proba, [3, 2], window=3)
     assert X3[0, -2] == pytest.approx((0.2 + 0.9) / 2)  # mean after, clipped at page end
+
+
+def test_markup_features_from_html(tmp_path):
+    from bpclf.errors import DataError
+    from bpclf.features import MARKUP_NAMES
+    from bpclf.readers import read_pages
+
+    (tmp_path / "p.html").write_text(
+        "<nav><ul><li><a href='/'>Home</a></li></ul></nav>"
+        "<article><h2>Title</h2><p>Read <a>more here</a></p></article>"
+    )
+    (page,) = read_pages([str(tmp_path / "p.html")])
+    fx = FeatureExtractor(FeatureConfig(markup_features=True), LEX, SW)
+    assert fx.feature_names[-len(MARKUP_NAMES) :] == MARKUP_NAMES
+    X = fx.transform([page])
+    col = {n: X[:, fx.feature_names.index(n)].tolist() for n in MARKUP_NAMES}
+    assert page.lines == ["Home", "Title", "Read more here"]
+    assert col["in_nav"] == [1, 0, 0] and col["tag_li"] == [1, 0, 0]
+    assert col["heading"] == [0, 2, 0] and col["anc_article"] == [0, 1, 1]
+    assert col["link_density"] == pytest.approx([1.0, 0.0, 9 / 14])
+    with pytest.raises(DataError, match="markup"):
+        fx.transform([Page("plain", ["Some text"])])

@@ -196,7 +196,8 @@ def test_import_gold_dir_sorted_ids_source_and_extra(tmp_path: Path):
         assert p.source == "news" and p.lang == "en"
         assert p.labels == EXPECTED
         assert p.lines == [*NAV, TITLE, *PARAS, *FOOTER]
-        assert p.extra == {"gold_recovered": 1.0}
+        assert p.extra["gold_recovered"] == 1.0
+        assert len(p.extra["markup"]) == len(p.lines)
     assert stats.pages == 3 and stats.failed == []
     assert stats.recovered_share == 1.0
 

@@ -172,7 +172,7 @@ def test_html_response_becomes_a_page(tmp_path, name):
     page = pages[0]
     assert page.id == "<urn:uuid:resp-1>"
     assert page.lines == ["Home", "The council approved the new budget on Monday."]
-    assert page.extra == {"url": "http://example.com/news", "warc_date": DATE}
+    assert _meta(page) == {"url": "http://example.com/news", "warc_date": DATE}
     assert page.source is None and page.lang is None and page.labels is None
     assert stats == WarcStats(records=1, skipped=0, errors=[])
 
@@ -299,7 +299,7 @@ def test_record_without_optional_headers(tmp_path):
     )
     pages, _ = read(write(tmp_path, "t.warc", [raw]))
     assert pages[0].id == "<urn:bare>"
-    assert pages[0].extra == {}
+    assert _meta(pages[0]) == {}
 
 
 def test_record_without_id_gets_a_file_and_offset_id(tmp_path):
@@ -416,7 +416,7 @@ def test_wet_conversion_records(tmp_path, name):
     pages, stats = read(write(tmp_path, name, records))
     assert [p.id for p in pages] == ["<urn:wet-1>", "<urn:wet-2>", "<urn:wet-3>"]
     assert pages[0].lines == ["Titel", "Der Ausschuss hat beraten.", "Zweite Zeile"]
-    assert pages[0].extra == {"url": "http://example.de/a", "warc_date": DATE}
+    assert _meta(pages[0]) == {"url": "http://example.de/a", "warc_date": DATE}
     assert pages[1].lines == []
     assert pages[2].lines == ["one line only"]
     assert stats == WarcStats(records=3, skipped=0, errors=[])
@@ -816,3 +816,15 @@ def test_predict_reads_warc_and_wet_files(tmp_path, capsys, model_file):
     assert len(records) == 3 and records[-1]["id"] == "<urn:uuid:w>"
     assert records[-1]["lines"] == ["Line one", "Line two"]
     assert all("url" in r for r in records)
+
+
+def _meta(page):
+    """A page's extra keys without the markup rows (checked separately)."""
+    return {k: v for k, v in page.extra.items() if k != "markup"}
+
+
+def test_html_records_carry_markup_rows(tmp_path):
+    path = write(tmp_path, "m.warc", [page_record(1)])
+    (page,), _ = read(path)
+    assert len(page.extra["markup"]) == len(page.lines)
+    assert all(len(row) == 6 for row in page.extra["markup"])
