@@ -94,8 +94,15 @@ def train(
         if config is None:
             config = config_from_dict(base.meta_["config"], source=str(init))
         old_files = training_files(base.meta_, Path(init).parent, source=str(init))
-        old_pages = list(read_pages(old_files, require_labels=True))
+        # Later pages with the same id replace earlier ones (earlier corrections).
+        old_pages = list({p.id: p for p in read_pages(old_files, require_labels=True)}.values())
         files = old_files + files
+    if any(f == "-" for f in files):
+        log.warning(
+            "pages read from stdin are not recorded in the model; a later "
+            "--init from it will not see them"
+        )
+    files = list(dict.fromkeys(files))  # each file once, first position kept
     if not isinstance(config, Config):
         config = load_config(config)
     new_pages = list(_as_pages(data, require_labels=True, **read_options))

@@ -128,6 +128,8 @@ def evaluate(
 
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
     _check_threshold(threshold)
+    if report is not None and report.exists() and not report.is_dir():
+        raise UsageError(f"--report {report} is a file, not a directory")
     clf = api.load_model(model)
     pages = list(read_pages(data, input_format=input_format, require_labels=True))
     with progress_bar("evaluating", len(pages), quiet=quiet) as advance:

@@ -159,6 +159,22 @@ def config_from_dict(
         raise UsageError(
             "model.second_pass_folds must be >= 2, second_pass_window >= 0", source=source
         )
+    checks = [
+        (model.learning_rate > 0, "model.learning_rate must be positive"),
+        (model.max_iter >= 1, "model.max_iter must be at least 1"),
+        (model.max_leaf_nodes >= 2, "model.max_leaf_nodes must be at least 2"),
+        (model.min_samples_leaf >= 1, "model.min_samples_leaf must be at least 1"),
+        (model.l2_regularization >= 0, "model.l2_regularization must be >= 0"),
+        (0 < model.max_features <= 1, "model.max_features must be in (0, 1]"),
+        (model.n_iter_no_change >= 1, "model.n_iter_no_change must be at least 1"),
+        (
+            model.class_weight in ("balanced", "none"),
+            'model.class_weight must be "balanced" or "none"',
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message, source=source)
     if not 0.0 < model.validation_fraction < 1.0:
         raise UsageError("model.validation_fraction must be between 0 and 1", source=source)
     return Config(features=feats, model=model, base_dir=base_dir)

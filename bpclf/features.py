@@ -23,7 +23,7 @@ from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
 from bpclf.wordlists import word_alternation
 
-FEATURE_SCHEMA_VERSION = 1
+FEATURE_SCHEMA_VERSION = 2
 
 _MONTH_WORDS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -43,16 +43,18 @@ _MONTH_WORDS = (
 _MONTHS = word_alternation(_MONTH_WORDS.split("|"))
 
 #: URL, e-mail, phone, date, time, currency and "N comments"-style counts in one pattern.
+#: Whitespace inside a token never includes a line break: a token must not reach into the
+#: next line (which may belong to another page).
 _TOKENS = re.compile(
     r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+)"
     r"|(?P<url>(?:https?://|www\.)\S+|(?<![\w-])[\w-]+\.(?:com|org|net|de|fr|fi|se|es|ru|it|pl|nl|pt"
     r"|uk|eu|io|info|co)\b(?:/\S*)?)"
     r"|(?P<date>\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
-    rf"|\b\d{{1,2}}\.?\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b|\b(?:19|20)\d\d\b)"
-    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d))"
+    rf"|\b\d{{1,2}}\.?[^\S\n]+(?:{_MONTHS})\b|\b(?:{_MONTHS})[^\S\n]+\d{{1,2}}\b|\b(?:19|20)\d\d\b)"
+    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:[^\S\n]?[ap]\.?m\b\.?)?(?!\d))"
     r"|(?P<phone>\+?\d[\d ()/-]{7,}\d)"
     r"|(?P<currency>[$€£¥₽₹]|\b(?:usd|eur|gbp|sek|nok|dkk|kr|zł|pln|rub|chf)\b)"
-    r"|(?P<count>\b\d+\s+(?:comments?|replies|likes?|views?|shares?|votes?|reviews?|followers?"
+    r"|(?P<count>\b\d+[^\S\n]+(?:comments?|replies|likes?|views?|shares?|votes?|reviews?|followers?"
     r"|kommentare?|kommentarer|kommenttia?|commentaires?|comentarios?|commenti|comentários"
     r"|reacties|komentarz[ye]?|комментари\w*|ответ\w*)\b)",
     re.IGNORECASE,

@@ -41,10 +41,21 @@ _BREAKS = re.compile("[\x00-\x08\n-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
 def dumps(obj: Any) -> str:
-    """Compact JSON that is always encodable as UTF-8 (lone surrogates escaped)."""
+    """Compact JSON, always encodable as UTF-8 and always one line for any line splitter.
+
+    Lone surrogates switch to ASCII escapes; DEL, C1 controls and the Unicode line and
+    paragraph separators (which ``str.splitlines`` treats as line breaks) are escaped.
+    """
     text = json.dumps(obj, ensure_ascii=False)
-    return json.dumps(obj) if _SURROGATE.search(text) else text
+    if _SURROGATE.search(text):
+        return json.dumps(obj)
+    if _UNSAFE_IN_JSON.search(text):
+        return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return text
 
 
 def printable(line: str) -> str:
@@ -234,7 +245,7 @@ def looks_labelled_text(text: str) -> bool:
     for line in text.split("\n", 200)[:200]:
         if not line.strip() or line.startswith("#"):
             continue
-        return line.startswith(PAGE_HEADER.strip())
+        return line.startswith(PAGE_HEADER + "{")
     return False
 
 

@@ -48,9 +48,9 @@ def suggest(
     """
     groups: dict[tuple[str, str], list[tuple[float, int, int, Prediction]]] = {}
     for i, pred in enumerate(predictions):
-        score = uncertainty(pred.proba, threshold, margin)
-        if score == 0.0:  # empty page: nothing to label
+        if len(pred.proba) == 0:  # empty page: nothing to label
             continue
+        score = uncertainty(pred.proba, threshold, margin)
         key = (pred.page.source or "", pred.page.lang or "")
         heap = groups.setdefault(key, [])
         item = (score, -i, i, pred)

@@ -20,7 +20,7 @@ import numpy as np
 
 from bpclf import __version__
 from bpclf.config import Config, config_from_dict, load_config
-from bpclf.errors import BpclfError, DataError, ModelError
+from bpclf.errors import BpclfError, DataError, ModelError, UsageError
 from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
 from bpclf.metrics import best_f1_threshold, line_metrics
 from bpclf.pages import Page, page_blocks
@@ -102,7 +102,14 @@ class BoilerplateClassifier:
             which = "boilerplate" if y[0] == 1 else "content"
             raise DataError(f"the training set has a single class (all lines are {which})")
         lexicon, stopwords = self._resources()
-        self._set_extractor(lexicon, stopwords)
+        try:
+            self._set_extractor(lexicon, stopwords)
+        except ValueError as exc:
+            raise UsageError(f"invalid config: {exc}") from None
+        mcfg = self.config_.model
+        unknown = [f for f in mcfg.second_pass_features if f not in self.feature_names_]
+        if mcfg.second_pass and unknown:
+            raise UsageError(f"invalid config: unknown second_pass_features: {', '.join(unknown)}")
         X = self._features(pages, progress)
         groups = np.repeat(np.arange(len(pages)), [len(p) for p in pages])
         mcfg = self.config_.model
@@ -258,7 +265,7 @@ class BoilerplateClassifier:
             min_samples_leaf=m.min_samples_leaf,
             l2_regularization=m.l2_regularization,
             max_features=m.max_features,
-            class_weight=m.class_weight,
+            class_weight=None if m.class_weight == "none" else m.class_weight,
             early_stopping=early_stopping,
             n_iter_no_change=m.n_iter_no_change,
             scoring="loss",

@@ -133,12 +133,21 @@ def detect_format(path: str, text: str | None = None) -> str:
         return _DATASETS_EXT[suffix]
     if text is None:
         return "text"
-    head = text.lstrip()[:1]
-    if head == "{":
+    first = next((line for line in text.split("\n", 50)[:50] if line.strip()), "")
+    if first.lstrip().startswith("{") and _is_json_object(first):
         return "jsonl"
     if looks_labelled_text(text):
         return "labeled"
     return "text"
+
+
+def _is_json_object(line: str) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def read_pages(
@@ -198,6 +207,8 @@ def read_pages(
         source = "<stdin>" if path == STDIN else path
         with _open_binary(path) as fh:
             head = fh.read(_HEAD_BYTES)
+            if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark
+                head = head[3:]
             if b"\x00" in head[:8192]:
                 raise DataError("looks like a binary file (NUL bytes), not text", source=source)
             if fmt == "auto":

@@ -120,10 +120,15 @@ def output_plan(inputs: Sequence[str], out_dir: Path, fmt: str) -> list[tuple[st
 
     if not inputs or STDIN in inputs:
         raise UsageError("--output-dir needs input files or directories (not stdin)")
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise DataError("output path is not a directory", source=str(out_dir))
+    out_abs = Path(out_dir).resolve()
     plan: list[tuple[str, Path]] = []
     for arg in inputs:
         root = Path(arg)
         for f in expand_paths([arg]):
+            if out_abs in Path(f).resolve().parents:
+                continue  # our own earlier outputs, when --output-dir is inside an input
             rel = Path(f).relative_to(root) if root.is_dir() else Path(Path(f).name)
             plan.append((f, Path(out_dir) / (str(rel) + OUTPUT_SUFFIX[fmt])))
     targets = [dst for _, dst in plan]
@@ -189,13 +194,26 @@ def _write_batch(pa, pq, writer, batch: list[dict], tmp: str, dropped: set[str])
                 ("boilerplate_proba", pa.list_(pa.float32())),
             ]
         )
-        inferred = pa.Table.from_pylist(batch).schema if batch else pa.schema([])
+        try:
+            inferred = pa.Table.from_pylist(batch).schema if batch else pa.schema([])
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            raise DataError(f"cannot write Parquet: keys of mixed types ({exc})") from None
+        # Empty structs cannot be stored; such keys are left out like late keys.
+        inferred = pa.schema(
+            [f for f in inferred if not (pa.types.is_struct(f.type) and f.type.num_fields == 0)]
+        )
         fields = list(base) + [f for f in inferred if f.name not in base.names]
         writer = pq.ParquetWriter(tmp, pa.schema(fields))
     names = set(writer.schema.names)
     for record in batch:
         dropped.update(k for k in record if k not in names)
-    writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+    try:
+        writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        first = batch[0]["id"] if batch else "?"
+        raise DataError(
+            f"cannot write Parquet: a key changes type between pages ({exc})", page=str(first)
+        ) from None
     return writer
 
 
@@ -210,6 +228,11 @@ def _atomic_path(path: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get normal permissions
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -172,3 +172,11 @@ def test_markup_features_from_html(tmp_path):
     assert col["link_density"] == pytest.approx([1.0, 0.0, 9 / 14])
     with pytest.raises(DataError, match="markup"):
         fx.transform([Page("plain", ["Some text"])])
+
+
+def test_tokens_never_reach_into_the_next_line(fx):
+    pages = [Page("c", ["Page 1"]), Page("d", ["Likes and dislikes of the author are many."])]
+    alone = fx.transform(pages[:1])
+    together = fx.transform(pages)
+    np.testing.assert_array_equal(alone, together[:1])
+    assert feats(fx, [Page("e", ["12", "comments here"])], "count_count").tolist() == [0, 0]
