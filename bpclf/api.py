@@ -84,6 +84,8 @@ def train(
     its training files (relative to its own directory) so this works from any model
     trained on files.
     """
+    if output is not None and not Path(output).resolve().parent.is_dir():
+        raise DataError("output directory does not exist", source=str(output))
     if isinstance(data, str | Path):
         data = [data]
     data = list(data)

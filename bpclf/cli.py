@@ -398,7 +398,7 @@ def convert(
 
     _check_choice(to, ("jsonl", "labeled"), "--to")
     with open_output(output) as out:
-        for page in read_pages(inputs, input_format=input_format):
+        for page in read_pages(inputs, input_format=input_format, keep_partial_labels=True):
             out.write(page_json(page) + "\n" if to == "jsonl" else format_labelled(page) + "\n")
 
 
@@ -447,6 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("bpclf: interrupted", err=True)
         return 130
+    except SystemExit:
+        # typer turns a closed stdout (EPIPE, e.g. `bpclf predict ... | head`) into exit 1
+        # after wrapping stdout; a reader going away is not a data error: exit 0 like
+        # Unix tools do.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return 0
+        raise
     except BrokenPipeError:
         # The reader (e.g. `head`) went away: stop quietly, as Unix tools do.
         import os

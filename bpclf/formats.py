@@ -164,9 +164,18 @@ def _parse_marker(token: str, source: str, lineno: int) -> tuple[int | None, boo
 
 
 def parse_labelled_text(
-    text: str | Iterable[str], source: str, *, require_labels: bool = False
+    text: str | Iterable[str],
+    source: str,
+    *,
+    require_labels: bool = False,
+    keep_partial: bool = False,
 ) -> Iterator[Page]:
-    """Pages of a labelled-text document."""
+    """Pages of a labelled-text document.
+
+    A page with some ``?`` lines has no usable labels: training refuses it, prediction
+    ignores labels anyway, and with ``keep_partial`` (conversion) it is an error rather
+    than silently losing the labels already given.
+    """
     page: Page | None = None
     labels: list[int | None] = []
     header_line = 0
@@ -175,6 +184,15 @@ def parse_labelled_text(
         if page is None:
             return None
         if any(v is None for v in labels):
+            if keep_partial and any(v is not None for v in labels):
+                idx = labels.index(None)
+                raise DataError(
+                    "page mixes labelled lines and '?' lines; finish labelling it (or mark "
+                    "every line '?') before converting, so no label is lost",
+                    source=source,
+                    line=header_line + idx + 1,
+                    page=page.id,
+                )
             if require_labels:
                 idx = labels.index(None)
                 raise DataError(

@@ -158,10 +158,12 @@ def read_pages(
     text_field: str = "text",
     id_field: str = "id",
     split: str = "train",
+    keep_partial_labels: bool = False,
 ) -> Iterator[Page]:
     """All pages of all inputs, in order.
 
-    ``require_labels`` makes unlabelled pages an error (training and evaluation).
+    ``require_labels`` makes unlabelled pages an error (training and evaluation);
+    ``keep_partial_labels`` makes partly labelled pages an error instead of unlabelled.
     """
     if input_format not in INPUT_FORMATS:
         raise UsageError(
@@ -223,7 +225,9 @@ def read_pages(
                     id_field=id_field,
                 )
             elif fmt == "labeled":
-                yield from parse_labelled_text(lines, source, require_labels=require_labels)
+                yield from parse_labelled_text(
+                    lines, source, require_labels=require_labels, keep_partial=keep_partial_labels
+                )
             elif require_labels:
                 raise DataError(
                     "plain text has no labels; use JSONL or labelled text", source=source

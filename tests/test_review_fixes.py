@@ -117,3 +117,48 @@ def test_init_twice_does_not_bring_back_old_pages(capsys, tmp_path, tiny_config_
     meta = json.loads(run(capsys, "info", "-m", m2)[1])
     assert meta["training_data"]["pages"] == 13
     assert meta["training_files"] == ["base.jsonl", "corr.jsonl", "new.jsonl"]
+
+
+def test_convert_refuses_to_drop_partial_labels(capsys, tmp_path):
+    lab = tmp_path / "partial.txt"
+    lab.write_text('@page {"id": "a"}\nC\tone\n?\ttwo\nB\tthree\n')
+    code, out, err = run(capsys, "convert", lab, "--to", "jsonl")
+    assert code == 1 and "partial.txt:3" in err and "'?'" in err
+    lab.write_text('@page {"id": "a"}\n?\tone\n?\ttwo\n')
+    code, out, _ = run(capsys, "convert", lab, "--to", "jsonl")
+    assert code == 0 and "boilerplate" not in json.loads(out)
+
+
+def test_closed_pipe_exits_0_without_traceback(tmp_path, model_file):
+    import subprocess
+    import sys
+
+    src = write_jsonl(tmp_path / "big.jsonl", make_pages(600))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bpclf.cli",
+            "predict",
+            str(src),
+            "-m",
+            str(model_file),
+            "-F",
+            "jsonl",
+            "--batch-lines",
+            "500",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err
+
+
+def test_train_checks_the_output_directory_first(capsys, tmp_path):
+    src = write_jsonl(tmp_path / "p.jsonl", make_pages(4))
+    code, _, err = run(capsys, "train", src, "-o", tmp_path / "nodir" / "m.bpclf")
+    assert code == 1 and "output directory does not exist" in err
