@@ -99,13 +99,19 @@ def parse_jsonl(
 
 
 def rename_fields(record: dict[str, Any], text_field: str, id_field: str) -> dict[str, Any]:
-    """Map user-named text/id keys onto ``text`` / ``id`` (other keys untouched)."""
+    """Map user-named text/id keys onto ``text`` / ``id``, losing nothing.
+
+    The id column is copied (``--id-field url`` keeps ``url`` in the output) and an
+    existing ``id`` key is kept as ``input_id``.
+    """
     if text_field != "text" and text_field in record and "lines" not in record:
         record = dict(record)
         record["text"] = record.pop(text_field)
     if id_field != "id" and id_field in record:
         record = dict(record)
-        record["id"] = record.pop(id_field)
+        if "id" in record:
+            record["input_id"] = record["id"]
+        record["id"] = record[id_field]
     return record
 
 

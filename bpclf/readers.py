@@ -19,6 +19,7 @@ from bpclf.formats import (
     looks_labelled_text,
     parse_jsonl,
     parse_labelled_text,
+    rename_fields,
 )
 from bpclf.pages import Page, page_from_record, split_lines
 
@@ -298,8 +299,7 @@ def read_dataset(
                         line=i + 1,
                     )
                 record["text"] = record.pop(text_field)
-            if id_field != "id" and id_field in record:
-                record["id"] = record.pop(id_field)
+            record = rename_fields(record, "text", id_field)
             yield page_from_record(
                 record,
                 source=source,

@@ -76,8 +76,8 @@ def test_parquet_and_csv_through_datasets(tmp_path):
     pq.write_table(table, tmp_path / "t.parquet")
     pages = list(read_pages([str(tmp_path / "t.parquet")], text_field="doc", id_field="key"))
     assert [(p.id, p.lines, p.extra) for p in pages] == [
-        ("k1", ["a", "b"], {"url": "u1"}),
-        ("k2", ["c"], {"url": "u2"}),
+        ("k1", ["a", "b"], {"key": "k1", "url": "u1"}),
+        ("k2", ["c"], {"key": "k2", "url": "u2"}),
     ]
     (tmp_path / "t.csv").write_text('text,n\n"x\ny",1\nz,2\n')
     pages = list(read_pages([str(tmp_path / "t.csv")]))
@@ -91,7 +91,8 @@ def test_jsonl_with_named_text_and_id_fields(tmp_path):
     path = tmp_path / "docs.jsonl"
     path.write_text(json.dumps({"url": "http://a", "body": "x\ny", "n": 1}) + "\n")
     (page,) = read_pages([str(path)], text_field="body", id_field="url")
-    assert page.id == "http://a" and page.lines == ["x", "y"] and page.extra == {"n": 1}
+    assert page.id == "http://a" and page.lines == ["x", "y"]
+    assert page.extra == {"url": "http://a", "n": 1}  # the id column is kept too
 
 
 def test_byte_lines_across_chunk_boundaries(monkeypatch):

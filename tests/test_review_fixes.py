@@ -162,3 +162,10 @@ def test_train_checks_the_output_directory_first(capsys, tmp_path):
     src = write_jsonl(tmp_path / "p.jsonl", make_pages(4))
     code, _, err = run(capsys, "train", src, "-o", tmp_path / "nodir" / "m.bpclf")
     assert code == 1 and "output directory does not exist" in err
+
+
+def test_id_field_keeps_the_original_id(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": 7, "url": "http://a", "text": "x"}\n')
+    (page,) = read_pages([str(path)], id_field="url")
+    assert page.id == "http://a" and page.extra == {"url": "http://a", "input_id": 7}
