@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -262,22 +264,25 @@ def write_report(
         raise ValueError(f"{len(names)} feature names but {imp.shape[0]} importances")
     threshold = float(threshold)
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir)
+    final.mkdir(parents=True, exist_ok=True)
     calib = calibration_summary(yt, p, n_bins=10)
-
-    _plot_pr_curve(plt, out / PR_CURVE, results, yt, p, threshold)
-    _plot_reliability(plt, out / RELIABILITY, calib, p)
-    _plot_importance(plt, out / FEATURE_IMPORTANCE, names, imp)
-
-    with open(out / RESULTS_JSON, "w", encoding="utf-8") as fh:
-        json.dump(jsonable(results), fh, indent=2, allow_nan=False, ensure_ascii=False)
-        fh.write("\n")
-
-    md = _markdown(title, results, yt, p, threshold, calib)
-    path = out / REPORT_MD
-    path.write_text(md, encoding="utf-8")
-    return path
+    # Everything is written into a temporary directory first and moved into place at the
+    # end, report.md last: an interrupted rerun never mixes old and new files.
+    with tempfile.TemporaryDirectory(dir=final, prefix=".report.") as tmp:
+        out = Path(tmp)
+        _plot_pr_curve(plt, out / PR_CURVE, results, yt, p, threshold)
+        _plot_reliability(plt, out / RELIABILITY, calib, p)
+        _plot_importance(plt, out / FEATURE_IMPORTANCE, names, imp)
+        with open(out / RESULTS_JSON, "w", encoding="utf-8") as fh:
+            json.dump(jsonable(results), fh, indent=2, allow_nan=False, ensure_ascii=False)
+            fh.write("\n")
+        (out / REPORT_MD).write_text(
+            _markdown(title, results, yt, p, threshold, calib), encoding="utf-8"
+        )
+        for name in (PR_CURVE, RELIABILITY, FEATURE_IMPORTANCE, RESULTS_JSON, REPORT_MD):
+            os.replace(out / name, final / name)
+    return final / REPORT_MD
 
 
 def _markdown(title, results, yt, p, threshold, calib) -> str:
