@@ -61,21 +61,25 @@ _HEAD_BYTES = 64 * 1024
 _CHUNK_BYTES = 1 << 20
 
 
-@contextlib.contextmanager
-def _open_binary(path: str) -> Iterator[BinaryIO]:
-    """The input as a binary stream (stdin for ``-``), with one-line errors."""
-    if path == STDIN:
-        yield sys.stdin.buffer
-        return
+def open_file(path: str) -> BinaryIO:
+    """Open an input file for binary reading; failures become one-line DataErrors."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
+        return open(path, "rb")
     except FileNotFoundError:
         raise DataError("file not found", source=path) from None
     except IsADirectoryError:
         raise DataError("is a directory", source=path) from None
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror or exc}", source=path) from None
-    with fh:
+
+
+@contextlib.contextmanager
+def _open_binary(path: str) -> Iterator[BinaryIO]:
+    """The input as a binary stream (stdin for ``-``), with one-line errors."""
+    if path == STDIN:
+        yield sys.stdin.buffer
+        return
+    with open_file(path) as fh:
         yield fh
 
 

@@ -62,6 +62,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 from bpclf.errors import DataError
 from bpclf.html import MARKUP_KEY, decode_html, html_page_lines
 from bpclf.pages import Page, split_lines
+from bpclf.readers import open_file
 
 __all__ = ["MAX_PAYLOAD_BYTES", "WarcStats", "iter_warc_pages"]
 
@@ -115,20 +116,9 @@ def iter_warc_pages(path: str, *, stats: WarcStats | None = None) -> Iterator[Pa
     if stats is None:
         stats = WarcStats()
     path = os.fspath(path)
-    fh = _open(path)
+    fh = open_file(path)
     with fh:
         yield from _WarcFile(path, fh, stats).pages()
-
-
-def _open(path: str) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError("file not found", source=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory", source=path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror or exc}", source=path) from None
 
 
 class _Broken(Exception):

@@ -775,7 +775,7 @@ def test_pages_stream_without_reading_the_whole_file(tmp_path, monkeypatch, name
         opened.append(fh)
         return fh
 
-    monkeypatch.setattr(warc, "_open", counting_open)
+    monkeypatch.setattr(warc, "open_file", counting_open)
     pages = iter_warc_pages(path)
     first = list(itertools.islice(pages, 2))
     assert [p.lines[0] for p in first] == ["Page 0.", "Page 1."]
