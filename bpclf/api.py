@@ -23,7 +23,7 @@ from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import DataError, ModelError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
-from bpclf.pages import Page
+from bpclf.pages import Page, batched
 from bpclf.readers import read_pages
 from bpclf.resources import default_model_path
 
@@ -209,20 +209,6 @@ class Prediction:
     @property
     def content_lines(self) -> list[str]:
         return [line for line, lab in zip(self.page.lines, self.labels, strict=True) if not lab]
-
-
-def batched(pages: Iterable[Page], batch_lines: int) -> Iterator[list[Page]]:
-    """Group pages into batches of about ``batch_lines`` lines (never splitting a page)."""
-    batch: list[Page] = []
-    size = 0
-    for page in pages:
-        batch.append(page)
-        size += len(page)
-        if size >= batch_lines:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 def predict(

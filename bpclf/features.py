@@ -397,7 +397,7 @@ class FeatureExtractor:
             den = np.bincount(lay.page, weights=wts, minlength=lay.n_pages)
             return (num / np.maximum(den, 1e-9))[lay.page]
 
-        known = np.array([1.0 if (lg and self.stopwords.pattern(lg)) else 0.0 for lg in langs])
+        known = np.array([1.0 if lg and self.stopwords.lists.get(lg) else 0.0 for lg in langs])
         feats = [
             _dist_prev(any_phrase, lay.page_start, cap),
             _dist_next(any_phrase, page_end, cap),

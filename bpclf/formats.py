@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from bpclf.errors import DataError
 from bpclf.pages import RESERVED_KEYS, Page, check_labels, page_from_record
@@ -271,8 +271,3 @@ def looks_labelled_text(text: str) -> bool:
             continue
         return line.startswith(PAGE_HEADER + "{")
     return False
-
-
-def write_lines(out: IO[str], chunks: Iterable[str]) -> None:
-    for chunk in chunks:
-        out.write(chunk)

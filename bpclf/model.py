@@ -23,7 +23,7 @@ from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import BpclfError, DataError, ModelError, UsageError
 from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
 from bpclf.metrics import best_f1_threshold, line_metrics
-from bpclf.pages import Page, page_blocks
+from bpclf.pages import Page, batched, page_blocks
 from bpclf.phrases import Lexicon
 from bpclf.serialize import TreeEnsemble, load_model_bundle, save_model
 from bpclf.stopwords import Stopwords, read_stopword_dir
@@ -281,20 +281,12 @@ class BoilerplateClassifier:
         self, pages: Sequence[Page], progress: Progress | None = None, batch_lines: int = 20000
     ) -> np.ndarray:
         """Feature matrix of ``pages``, computed in batches (results do not depend on them)."""
-        blocks, batch, size = [], [], 0
-        for p in pages:
-            batch.append(p)
-            size += len(p)
-            if size >= batch_lines:
-                blocks.append(self.extractor_.transform(batch))
-                if progress:
-                    progress(len(batch))
-                batch, size = [], 0
-        if batch or not blocks:
+        blocks = []
+        for batch in batched(pages, batch_lines):
             blocks.append(self.extractor_.transform(batch))
             if progress:
                 progress(len(batch))
-        return np.vstack(blocks)
+        return np.vstack(blocks) if blocks else self.extractor_.transform([])
 
     # -- prediction --------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -309,20 +301,12 @@ class BoilerplateClassifier:
         """
         self._check_fitted()
         out: list[list[np.ndarray]] = [[] for _ in pages]
-        chunk: list[tuple[int, Page]] = []
-        size = 0
-        for item in page_blocks(pages, self.config_.features.max_page_lines):
-            chunk.append(item)
-            size += len(item[1])
-            if size >= batch_lines:
-                self._predict_chunk(chunk, out)
-                chunk, size = [], 0
-        self._predict_chunk(chunk, out)
+        blocks = page_blocks(pages, self.config_.features.max_page_lines)
+        for chunk in batched(blocks, batch_lines, size=lambda item: len(item[1])):
+            self._predict_chunk(chunk, out)
         return [np.concatenate(parts) if parts else np.zeros(0) for parts in out]
 
     def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
-        if not chunk:
-            return
         blocks = [block for _, block in chunk]
         X = self.extractor_.transform(blocks)
         proba = self.ensemble_.predict_proba(X)

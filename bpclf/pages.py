@@ -7,11 +7,13 @@ label per line (1 = boilerplate). Any other keys of the input record (``url``, `
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bpclf.errors import DataError
+
+T = TypeVar("T")
 
 #: Keys of a page record that bpclf interprets; every other key is kept in ``Page.extra``.
 RESERVED_KEYS = ("id", "lang", "source", "lines", "boilerplate", "boilerplate_proba", "text")
@@ -148,18 +150,21 @@ def page_from_record(
     )
 
 
-def count_lines(pages: Iterable[Page]) -> int:
-    return sum(len(p) for p in pages)
-
-
-def flat_labels(pages: Sequence[Page]) -> list[int]:
-    """All labels of labelled pages, concatenated in page order."""
-    out: list[int] = []
-    for p in pages:
-        if p.labels is None:
-            raise DataError("page has no labels", page=p.id)
-        out.extend(p.labels)
-    return out
+def batched(
+    items: Iterable[T], batch_lines: int, size: Callable[[T], int] = len
+) -> Iterator[list[T]]:
+    """Group items (pages, or anything with a line count) into batches of about
+    ``batch_lines`` lines, never splitting an item."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        batch.append(item)
+        total += size(item)
+        if total >= batch_lines:
+            yield batch
+            batch, total = [], 0
+    if batch:
+        yield batch
 
 
 def page_blocks(pages: Iterable[Page], max_lines: int) -> Iterator[tuple[int, Page]]:

@@ -156,7 +156,3 @@ class Lexicon:
         covered += np.bincount(line, weights=pos[:, 1] - pos[:, 0], minlength=n_lines)
         np.add.at(by_cat, (line, cats), 1.0)
         return PhraseMatches(count, covered, by_cat[:, :n_cat])
-
-
-def load_lexicon(path: str | Path) -> Lexicon:
-    return Lexicon.from_file(path)

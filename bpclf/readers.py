@@ -187,10 +187,10 @@ def read_pages(
         return
     for path in expand_paths(paths):
         fmt = input_format
-        if fmt == "auto" and detect_format(path) in _DATASETS_EXT.values():
-            fmt = detect_format(path)
-        if fmt == "auto" and detect_format(path) in ("html", "warc"):
-            fmt = detect_format(path)
+        if fmt == "auto":
+            by_name = detect_format(path)  # the extension decides for these formats
+            if by_name in (*_DATASETS_EXT.values(), "html", "warc"):
+                fmt = by_name
         if fmt == "warc":
             if path == STDIN:
                 raise UsageError("WARC input must be a file, not stdin")
