@@ -20,11 +20,12 @@ import numpy as np
 
 from bpclf.baselines import BASELINES
 from bpclf.config import Config, config_from_dict, load_config
-from bpclf.errors import DataError, ModelError
+from bpclf.corpus import annotate_sites, annotated_stream
+from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page, batched
-from bpclf.readers import read_pages
+from bpclf.readers import STDIN, read_pages
 from bpclf.resources import default_model_path
 
 log = logging.getLogger("bpclf")
@@ -37,21 +38,50 @@ def _as_pages(
     data: Iterable[PageSource] | str | Path, *, require_labels: bool, **read_options: Any
 ) -> Iterator[Page]:
     """Pages from a mix of Page objects and paths, in order."""
+    for page, _ in _origin_pages(data, require_labels=require_labels, **read_options):
+        yield page
+
+
+def _origin_pages(
+    data: Iterable[PageSource] | str | Path, *, require_labels: bool, **read_options: Any
+) -> Iterator[tuple[Page, str]]:
+    """(page, input it came from) pairs, in order; in-memory pages come from ``""``.
+
+    The input is the path as given (a directory counts as one input): it is the site of
+    pages without a URL for corpus statistics.
+    """
     if isinstance(data, str | Path):
         data = [data]
-    pending: list[str] = []
     for item in data:
         if isinstance(item, Page):
-            if pending:
-                yield from read_pages(pending, require_labels=require_labels, **read_options)
-                pending = []
             if require_labels and item.labels is None:
                 raise DataError("page has no labels", page=item.id)
-            yield item
+            yield item, ""
         else:
-            pending.append(str(item))
-    if pending:
-        yield from read_pages(pending, require_labels=require_labels, **read_options)
+            for page in read_pages([str(item)], require_labels=require_labels, **read_options):
+                yield page, str(item)
+
+
+def _model_pages(
+    config: Config,
+    data: Iterable[PageSource] | str | Path,
+    *,
+    require_labels: bool,
+    **read_options: Any,
+) -> Iterator[Page]:
+    """Pages as a model with this config needs them: annotated with site counts when it
+    uses corpus statistics (two passes over the input), else streamed once."""
+    if not config.features.corpus_stats:
+        return _as_pages(data, require_labels=require_labels, **read_options)
+    items = [data] if isinstance(data, str | Path) else list(data)
+    if any(not isinstance(x, Page) and str(x) == STDIN for x in items):
+        raise UsageError(
+            "this model uses corpus statistics, which read the input twice: give files, not stdin"
+        )
+    return annotated_stream(
+        _origin_pages(items, require_labels=require_labels, **read_options),
+        _origin_pages(items, require_labels=require_labels, **read_options),
+    )
 
 
 def load_model(model: str | Path | BoilerplateClassifier | None = None) -> BoilerplateClassifier:
@@ -90,14 +120,15 @@ def train(
         data = [data]
     data = list(data)
     files = [str(x) for x in data if not isinstance(x, Page)]
-    old_pages: list[Page] = []
+    old_pages: list[tuple[Page, str]] = []
     if init is not None:
         base = load_model(init)
         if config is None:
             config = config_from_dict(base.meta_["config"], source=str(init))
         old_files = training_files(base.meta_, Path(init).parent, source=str(init))
         # Later pages with the same id replace earlier ones (earlier corrections).
-        old_pages = list({p.id: p for p in read_pages(old_files, require_labels=True)}.values())
+        old = _origin_pages(old_files, require_labels=True)
+        old_pages = list({p.id: (p, origin) for p, origin in old}.values())
         files = old_files + files
     if any(f == "-" for f in files):
         log.warning(
@@ -107,9 +138,10 @@ def train(
     files = list(dict.fromkeys(files))  # each file once, first position kept
     if not isinstance(config, Config):
         config = load_config(config)
-    new_pages = list(_as_pages(data, require_labels=True, **read_options))
-    replaced = {p.id for p in new_pages}
-    pages = [p for p in old_pages if p.id not in replaced] + new_pages
+    new_pages = list(_origin_pages(data, require_labels=True, **read_options))
+    replaced = {p.id for p, _ in new_pages}
+    pairs = [(p, o) for p, o in old_pages if p.id not in replaced] + new_pages
+    pages = annotate_sites(pairs) if config.features.corpus_stats else [p for p, _ in pairs]
     model = BoilerplateClassifier(config).fit(pages, progress=progress)
     if output is not None:
         record_training_files(model, files, Path(output).parent)
@@ -175,7 +207,8 @@ def evaluate(
     t = clf.threshold_ if threshold is None else threshold
     y, proba, char_len, langs, sources = [], [], [], [], []
     base_pred: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
-    for batch in batched(_as_pages(data, require_labels=True, **read_options), batch_lines):
+    pages = _model_pages(clf.config_, data, require_labels=True, **read_options)
+    for batch in batched(pages, batch_lines):
         proba.extend(clf.predict_proba(batch))
         for name, system in BASELINES.items():
             base_pred[name].extend(system(batch))
@@ -227,7 +260,8 @@ def predict(
     """
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
-    batches = batched(_as_pages(data, require_labels=False, **read_options), batch_lines)
+    pages = _model_pages(clf.config_, data, require_labels=False, **read_options)
+    batches = batched(pages, batch_lines)
     for batch, probas in _classified(clf, batches, jobs):
         for page, proba in zip(batch, probas, strict=True):
             yield Prediction(page, (proba >= t).astype(np.int8), proba)

@@ -44,6 +44,9 @@ class FeatureConfig:
     #: Use the layout of HTML input (tag, ancestors, navigation, link density); such a
     #: model only accepts HTML/WARC input.
     markup_features: bool = False
+    #: Add how many other pages of the same site contain each line (a corpus pass over
+    #: the whole input first; see bpclf.corpus).
+    corpus_stats: bool = False
 
 
 @dataclass(frozen=True)

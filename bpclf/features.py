@@ -18,6 +18,7 @@ import numpy as np
 
 from bpclf import charclass as cc
 from bpclf.config import FeatureConfig
+from bpclf.corpus import SITE_NAMES, site_matrix
 from bpclf.pages import Page
 from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
@@ -155,6 +156,7 @@ class FeatureExtractor:
             + _GLOBAL_NAMES
             + [f"{f}@{d:+d}" for d in offsets for f in config.context_features]
             + (MARKUP_NAMES if config.markup_features else [])
+            + (SITE_NAMES if config.corpus_stats else [])
         )
 
     @property
@@ -200,6 +202,8 @@ class FeatureExtractor:
         blocks = [base, glob, ctx]
         if self.config.markup_features:
             blocks.append(markup_matrix(pages))
+        if self.config.corpus_stats:
+            blocks.append(site_matrix(pages))
         X = np.hstack(blocks)
         if X.shape[1] != self.n_features:  # a programming error, never a data error
             raise AssertionError(f"computed {X.shape[1]} features, declared {self.n_features}")

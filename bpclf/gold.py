@@ -32,7 +32,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from bpclf.errors import DataError, UsageError
-from bpclf.html import MARKUP_KEY, decode_html, html_page_lines, html_to_text_lines
+from bpclf.html import MARKUP_KEY, decode_html, html_page_lines, html_to_text_lines, page_url
 from bpclf.pages import Page
 
 __all__ = ["AlignmentStats", "align_page", "gold_text", "gold_tokens", "import_gold_dir"]
@@ -85,6 +85,13 @@ class AlignmentStats:
 
 
 # --- gold text -----------------------------------------------------------------------------
+
+
+def gold_url(text: str) -> str | None:
+    """The page URL of a CleanEval gold file (its leading ``URL:`` line), if any."""
+    m = _URL_LINE_RE.match(text.lstrip("\ufeff"))
+    url = m.group(0).strip()[4:].strip() if m else ""
+    return url or None
 
 
 def gold_text(text: str) -> str:
@@ -324,7 +331,9 @@ def _import(
                 f"cannot read page: {err.strerror or err}", source=str(html_path)
             ) from err
         gold = _read_gold(directory / f"{key}{GOLD_SUFFIX}")
-        lines, markup = html_page_lines(decode_html(data))
+        page_html = decode_html(data)
+        lines, markup = html_page_lines(page_html)
+        url = gold_url(gold) or page_url(page_html)
         labels, recovered, total = align_page(lines, gold, min_line_share=min_line_share)
         stats.pages += 1
         stats.gold_tokens += total
@@ -339,5 +348,9 @@ def _import(
             labels=labels,
             lang=lang,
             source=src,
-            extra={"gold_recovered": round(share, 3), MARKUP_KEY: markup},
+            extra={
+                **({"url": url} if url else {}),
+                "gold_recovered": round(share, 3),
+                MARKUP_KEY: markup,
+            },
         )

@@ -508,6 +508,29 @@ def html_to_text_lines(html: str | bytes) -> list[str]:
 #: Key of ``Page.extra`` holding one markup row per line for pages read from HTML.
 MARKUP_KEY = "markup"
 
+_URL_SCAN_CHARS = 100_000
+_CANONICAL_RES = (
+    re.compile(r"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.IGNORECASE),
+    re.compile(r"<meta\b[^>]*\bproperty\s*=\s*[\"']?og:url\b[^>]*>", re.IGNORECASE),
+)
+_URL_ATTR_RE = re.compile(r"\b(?:href|content)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+
+
+def page_url(html: str) -> str | None:
+    """The page's own absolute URL from ``<link rel=canonical>`` or ``og:url``, if any.
+
+    Saved pages rarely keep the URL they came from; these tags are the common place
+    where it survives (sites use it to group pages for corpus statistics).
+    """
+    head = html[:_URL_SCAN_CHARS]
+    for pattern in _CANONICAL_RES:
+        for tag in pattern.finditer(head):
+            attr = _URL_ATTR_RE.search(tag.group(0))
+            url = next((g for g in attr.groups() if g), "") if attr else ""
+            if url.strip().lower().startswith(("http://", "https://")):
+                return url.strip()
+    return None
+
 
 def html_page_lines(html: str | bytes) -> tuple[list[str], list[list]]:
     """Lines of a page and, per line, its markup row for markup-aware models.

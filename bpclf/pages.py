@@ -18,6 +18,10 @@ T = TypeVar("T")
 #: Keys of a page record that bpclf interprets; every other key is kept in ``Page.extra``.
 RESERVED_KEYS = ("id", "lang", "source", "lines", "boilerplate", "boilerplate_proba", "text")
 
+#: ``Page.extra`` keys holding one value per line (HTML markup rows, site counts): cut
+#: along with the lines when a long page is classified in blocks.
+PER_LINE_KEYS = frozenset({"markup", "site_lines"})
+
 
 @dataclass(slots=True)
 class Page:
@@ -180,7 +184,8 @@ def page_blocks(pages: Iterable[Page], max_lines: int) -> Iterator[tuple[int, Pa
         for start in range(0, len(page), max_lines):
             stop = start + max_lines
             labels = page.labels[start:stop] if page.labels is not None else None
-            yield (
-                i,
-                Page(page.id, page.lines[start:stop], labels, page.lang, page.source, page.extra),
-            )
+            extra = {
+                k: v[start:stop] if k in PER_LINE_KEYS and len(v) == len(page) else v
+                for k, v in page.extra.items()
+            }
+            yield i, Page(page.id, page.lines[start:stop], labels, page.lang, page.source, extra)

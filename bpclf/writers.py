@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bpclf.corpus import SITE_LINES_KEY, SITE_PAGES_KEY
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import format_labelled, page_json, printable
 from bpclf.html import MARKUP_KEY
@@ -51,9 +52,13 @@ def _peek_many(preds: Iterator[Prediction]) -> tuple[bool, Iterator[Prediction]]
     return len(head) > 1, chained()
 
 
+#: Page.extra keys bpclf derives for its features: left out of prediction outputs.
+_DERIVED = frozenset({MARKUP_KEY, SITE_LINES_KEY, SITE_PAGES_KEY})
+
+
 def _shown(page, labels=None):
-    """The page as written in prediction outputs: derived markup rows left out."""
-    extra = {k: v for k, v in page.extra.items() if k != MARKUP_KEY}
+    """The page as written in prediction outputs: derived markup and site rows left out."""
+    extra = {k: v for k, v in page.extra.items() if k not in _DERIVED}
     return type(page)(page.id, page.lines, labels, page.lang, page.source, extra)
 
 

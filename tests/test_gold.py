@@ -258,3 +258,14 @@ def test_unreadable_directory_raises_data_error(tmp_path: Path):
     file.write_text("<p>x</p>")
     with pytest.raises(DataError):
         import_gold_dir(file)
+
+
+def test_imported_pages_keep_their_url_for_site_statistics(tmp_path: Path):
+    canonical = page_html().replace(
+        "<title>", '<link rel="canonical" href="https://bakery.example/news/1"><title>'
+    )
+    write_pair(tmp_path, "a", page_html(), "URL: http://www.example.org/a.html\n\n" + GOLD)
+    write_pair(tmp_path, "b", canonical, GOLD)
+    write_pair(tmp_path, "c", page_html(), GOLD)
+    urls = [p.extra.get("url") for p in import_gold_dir(tmp_path)]
+    assert urls == ["http://www.example.org/a.html", "https://bakery.example/news/1", None]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bpclf.html import HtmlLine, decode_html, html_to_lines, html_to_text_lines
+from bpclf.html import HtmlLine, decode_html, html_to_lines, html_to_text_lines, page_url
 
 
 def texts(html: str | bytes) -> list[str]:
@@ -374,3 +374,17 @@ def test_html_line_is_frozen():
 def test_valid_utf8_beats_a_stale_meta_charset():
     page = '<meta charset="gb2312"><p>日本語 café</p>'.encode()
     assert html_to_text_lines(page) == ["日本語 café"]
+
+
+@pytest.mark.parametrize(
+    ("html", "url"),
+    [
+        ('<link rel="canonical" href="https://ex.org/a">', "https://ex.org/a"),
+        ("<LINK HREF='http://ex.org/b' REL=canonical>", "http://ex.org/b"),
+        ('<meta content="https://ex.org/c" property="og:url">', "https://ex.org/c"),
+        ('<link rel="canonical" href="/relative">', None),  # not absolute: no site
+        ("<p>no head</p>", None),
+    ],
+)
+def test_page_url_from_canonical_link_or_og_url(html: str, url: str | None):
+    assert page_url(html) == url
