@@ -80,6 +80,13 @@ class ModelConfig:
     )
     #: Per-source sample weights (pages whose ``source`` is listed); others weigh 1.
     source_weights: dict[str, float] = field(default_factory=dict)
+    #: Map scores to calibrated probabilities (Platt scaling on the validation split).
+    calibrate: bool = True
+    #: Operating points stored in the model (chosen on the validation split):
+    #: "keep more" keeps at least this share of content lines ...
+    keep_more_content_recall: float = 0.98
+    #: ... and "remove more" removes at least this share of boilerplate lines.
+    remove_more_recall: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,9 @@ def config_from_dict(
     for ok, message in checks:
         if not ok:
             raise UsageError(message, source=source)
+    for name in ("keep_more_content_recall", "remove_more_recall"):
+        if not 0.0 < getattr(model, name) < 1.0:
+            raise UsageError(f"model.{name} must be between 0 and 1", source=source)
     if not 0.0 < model.validation_fraction < 1.0:
         raise UsageError("model.validation_fraction must be between 0 and 1", source=source)
     return Config(features=feats, model=model, base_dir=base_dir)

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from bpclf import __version__
+from bpclf.calibration import OPERATING_POINTS, Platt, fit_platt, operating_points
 from bpclf.config import Config, config_from_dict, load_config
 from bpclf.errors import BpclfError, DataError, ModelError, UsageError
 from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
-from bpclf.metrics import best_f1_threshold, line_metrics
+from bpclf.metrics import best_f1_threshold, calibration_summary, line_metrics
 from bpclf.pages import Page, batched, page_blocks
 from bpclf.phrases import Lexicon
 from bpclf.serialize import TreeEnsemble, load_model_bundle, save_model
@@ -65,6 +66,19 @@ def data_summary(pages: Sequence[Page]) -> dict[str, Any]:
         "by_lang": {k: block(v) for k, v in sorted(by_lang.items())},
         "by_source": {k: block(v) for k, v in sorted(by_source.items())},
     }
+
+
+def _read_points(data: Any) -> dict[str, float]:
+    """Operating-point thresholds from model metadata (ValueError when malformed)."""
+    if not data:
+        return {}
+    out = {}
+    for name, point in dict(data).items():
+        t = float(point["threshold"])
+        if name not in OPERATING_POINTS or not 0.0 <= t <= 1.0:
+            raise ValueError(f"bad operating point {name!r}")
+        out[name] = t
+    return out
 
 
 class BoilerplateClassifier:
@@ -137,19 +151,34 @@ class BoilerplateClassifier:
             }
         validation: dict[str, Any] = {}
         threshold = 0.5
+        self.calibration_ = Platt()
+        points: dict[str, Any] = {}
         if split is not None:
             va = split[1]
+            if mcfg.calibrate:
+                self.calibration_ = fit_platt(val_proba, y[va], w[va])
+            val_proba = self.calibration_(val_proba)
             threshold, _ = best_f1_threshold(y[va], val_proba)
             pred = (val_proba >= threshold).astype(int)
             validation = {k: float(v) for k, v in line_metrics(y[va], pred, val_proba).items()}
             validation["pages"] = len(np.unique(groups[va]))
+            validation["ece"] = calibration_summary(y[va], val_proba)["ece"]
+            points = operating_points(
+                y[va],
+                val_proba,
+                keep_content=mcfg.keep_more_content_recall,
+                remove_boilerplate=mcfg.remove_more_recall,
+            )
         self.threshold_ = float(threshold)
+        self.operating_points_ = {k: v["threshold"] for k, v in points.items()}
         self.meta_ = {
             "format": "bpclf-model",
             "feature_schema_version": FEATURE_SCHEMA_VERSION,
             "feature_names": list(self.feature_names_),
             "config": self.config_.to_dict(),
             "threshold": self.threshold_,
+            "calibration": self.calibration_.to_dict(),
+            "operating_points": points,
             "n_iter": n_iter,
             "second_pass": second,
             "training_data": data_summary(pages),
@@ -313,9 +342,25 @@ class BoilerplateClassifier:
         if self.second_pass_ is not None:
             X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])
             proba = self.second_pass_.predict_proba(X2)
+        proba = self.calibration_(proba)
         bounds = np.cumsum([len(b) for b in blocks])[:-1]
         for (i, _), part in zip(chunk, np.split(proba, bounds), strict=True):
             out[i].append(part)
+
+    def operating_threshold(self, point: str) -> float:
+        """The threshold of a named operating point (``balanced``, ``keep_more``,
+        ``remove_more``); models without stored points only know ``balanced``."""
+        self._check_fitted()
+        if point not in OPERATING_POINTS:
+            raise UsageError(f"unknown operating point {point!r}")
+        if point == "balanced":
+            return self.threshold_
+        if point not in self.operating_points_:
+            raise ModelError(
+                f"this model has no '{point}' operating point (trained before bpclf "
+                "stored them); use --threshold"
+            )
+        return self.operating_points_[point]
 
     def predict(self, pages: Sequence[Page], threshold: float | None = None) -> list[np.ndarray]:
         """0/1 labels per line (1 = boilerplate), at the model's or the given threshold."""
@@ -356,6 +401,8 @@ class BoilerplateClassifier:
             lexicon = Lexicon.from_rows(res["lexicon"])
             stopwords = Stopwords.from_dict(res["stopwords"])
             threshold = float(meta["threshold"])
+            calibration = Platt.from_dict(meta.get("calibration"))
+            points = _read_points(meta.get("operating_points"))
         except BpclfError as exc:
             raise ModelError(f"invalid model configuration: {exc.message}", source=src) from None
         except (KeyError, TypeError, ValueError) as exc:
@@ -383,6 +430,7 @@ class BoilerplateClassifier:
         if not 0.0 <= threshold <= 1.0:
             raise ModelError("model threshold outside [0, 1]", source=src)
         model.ensemble_, model.threshold_, model.meta_ = ensemble, threshold, meta
+        model.calibration_, model.operating_points_ = calibration, points
         model.second_pass_ = extras.get("second_pass")
         model.second_pass_names_ = []
         second = meta.get("second_pass") or {}
