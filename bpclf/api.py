@@ -27,6 +27,7 @@ from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page, batched
 from bpclf.readers import STDIN, read_pages
 from bpclf.resources import default_model_path
+from bpclf.segments import merge_segments, segment_rows, split_page
 
 log = logging.getLogger("bpclf")
 
@@ -238,10 +239,22 @@ class Prediction:
     page: Page
     labels: np.ndarray
     proba: np.ndarray
+    #: With ``split_glued``: per line ``None`` or its segments (see bpclf.segments).
+    segments: list[dict | None] | None = None
 
     @property
     def content_lines(self) -> list[str]:
-        return [line for line, lab in zip(self.page.lines, self.labels, strict=True) if not lab]
+        """The lines to keep; a split line contributes its content segments, one per line."""
+        if self.segments is None:
+            return [line for line, lab in zip(self.page.lines, self.labels, strict=True) if not lab]
+        out: list[str] = []
+        for line, lab, seg in zip(self.page.lines, self.labels, self.segments, strict=True):
+            if seg is None:
+                if not lab:
+                    out.append(line)
+            else:
+                out.extend(t for t, b in zip(seg["text"], seg["boilerplate"], strict=True) if not b)
+        return out
 
 
 def predict(
@@ -251,26 +264,42 @@ def predict(
     threshold: float | None = None,
     batch_lines: int = 50_000,
     jobs: int = 1,
+    split_glued: bool = False,
     **read_options: Any,
 ) -> Iterator[Prediction]:
     """Classify every line of every page, streaming: pages come back in input order.
 
     ``jobs`` > 1 classifies batches in that many worker processes (0: one per core); the
-    output is identical whatever ``jobs`` and ``batch_lines`` are.
+    output is identical whatever ``jobs`` and ``batch_lines`` are. ``split_glued`` cuts
+    lines at glued sentence boundaries and classifies the segments (bpclf.segments): a
+    line is content when one of its segments is, and the prediction carries the segments.
     """
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
     pages = _model_pages(clf.config_, data, require_labels=False, **read_options)
-    batches = batched(pages, batch_lines)
-    for batch, probas in _classified(clf, batches, jobs):
-        for page, proba in zip(batch, probas, strict=True):
-            yield Prediction(page, (proba >= t).astype(np.int8), proba)
+    if not split_glued:
+        batches = batched(pages, batch_lines)
+        for batch, probas in _classified(clf, batches, jobs):
+            for page, proba in zip(batch, probas, strict=True):
+                yield Prediction(page, (proba >= t).astype(np.int8), proba)
+        return
+    split = ((page, *split_page(page)) for page in pages)
+    batches = batched(split, batch_lines, size=lambda item: len(item[1]))
+    for batch, probas in _classified(clf, batches, jobs, pages_of=lambda b: [s for _, s, _ in b]):
+        for (page, seg_page, seg_map), proba in zip(batch, probas, strict=True):
+            line_proba, labels = merge_segments(proba, seg_map, t)
+            rows = segment_rows(seg_page, seg_map, proba, t)
+            yield Prediction(page, labels, line_proba, rows)
 
 
 def _classified(
-    clf: BoilerplateClassifier, batches: Iterable[list[Page]], jobs: int
-) -> Iterator[tuple[list[Page], list[np.ndarray]]]:
-    """(batch, probabilities) in input order, in this process or a pool of workers.
+    clf: BoilerplateClassifier,
+    batches: Iterable[list[Any]],
+    jobs: int,
+    pages_of: Callable[[list[Any]], list[Page]] = lambda batch: batch,
+) -> Iterator[tuple[list[Any], list[np.ndarray]]]:
+    """(batch, probabilities of ``pages_of(batch)``) in input order, in this process or a
+    pool of workers.
 
     At most two batches per worker are in flight, so memory stays bounded however large
     the input.
@@ -279,12 +308,12 @@ def _classified(
         jobs = os.cpu_count() or 1
     if jobs <= 1:
         for batch in batches:
-            yield batch, clf.predict_proba(batch)
+            yield batch, clf.predict_proba(pages_of(batch))
         return
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(clf,)) as pool:
         inflight: deque = deque()
         for batch in batches:
-            inflight.append((batch, pool.submit(_worker_predict, batch)))
+            inflight.append((batch, pool.submit(_worker_predict, pages_of(batch))))
             if len(inflight) >= 2 * jobs:
                 done, future = inflight.popleft()
                 yield done, future.result()

@@ -56,9 +56,12 @@ def _peek_many(preds: Iterator[Prediction]) -> tuple[bool, Iterator[Prediction]]
 _DERIVED = frozenset({MARKUP_KEY, SITE_LINES_KEY, SITE_PAGES_KEY})
 
 
-def _shown(page, labels=None):
-    """The page as written in prediction outputs: derived markup and site rows left out."""
+def _shown(page, labels=None, segments=None):
+    """The page as written in prediction outputs: derived markup and site rows left out,
+    the segments of split lines (``--split-glued``) added."""
     extra = {k: v for k, v in page.extra.items() if k not in _DERIVED}
+    if segments is not None:
+        extra["segments"] = segments
     return type(page)(page.id, page.lines, labels, page.lang, page.source, extra)
 
 
@@ -74,7 +77,7 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
             yield p, body
     elif fmt == "jsonl":
         for p in preds:
-            shown = _shown(p.page, [int(v) for v in p.labels])
+            shown = _shown(p.page, [int(v) for v in p.labels], p.segments)
             yield p, page_json(shown, p.proba) + "\n"
     elif fmt == "labeled":
         for p in preds:
@@ -145,7 +148,7 @@ def output_plan(inputs: Sequence[str], out_dir: Path, fmt: str) -> list[tuple[st
 
 def prediction_record(p: Prediction) -> dict:
     """The JSONL record of a prediction as a dict (other input keys kept)."""
-    record = _shown(p.page).to_record()
+    record = _shown(p.page, None, p.segments).to_record()
     record["boilerplate"] = [int(v) for v in p.labels]
     record["boilerplate_proba"] = [float(v) for v in p.proba]
     return record
