@@ -25,7 +25,7 @@ from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page, batched
-from bpclf.readers import STDIN, read_pages
+from bpclf.readers import STDIN, expand_paths, read_pages
 from bpclf.resources import default_model_path
 from bpclf.segments import merge_segments, segment_rows, split_page
 
@@ -53,6 +53,9 @@ def _origin_pages(
     """
     if isinstance(data, str | Path):
         data = [data]
+    if isinstance(data, list | tuple) and read_options.get("on_error", "stop") == "stop":
+        # A missing input fails before anything is read or written.
+        expand_paths([str(x) for x in data if not isinstance(x, Page)])
     for item in data:
         if isinstance(item, Page):
             if require_labels and item.labels is None:
@@ -154,7 +157,6 @@ def record_training_files(
     model: BoilerplateClassifier, files: Sequence[str], model_dir: Path
 ) -> None:
     """Store the training files in the model, relative to the model's directory."""
-    from bpclf.readers import STDIN, expand_paths
 
     paths = [f for f in expand_paths([f for f in files if f != STDIN])]
     model.meta_["training_files"] = [

@@ -19,7 +19,7 @@ from bpclf import api
 from bpclf.errors import BpclfError, UsageError
 from bpclf.formats import format_labelled
 from bpclf.progress import progress_bar
-from bpclf.readers import INPUT_FORMATS, read_pages
+from bpclf.readers import INPUT_FORMATS, ON_ERROR, SkipLog, existing_inputs, read_pages
 from bpclf.writers import (
     OUTPUT_FORMATS,
     open_output,
@@ -53,6 +53,15 @@ InputFormat = Annotated[
 TextField = Annotated[str, typer.Option(help="Text column/key for JSONL, Parquet, CSV, datasets.")]
 IdField = Annotated[str, typer.Option(help="Id column/key for JSONL, Parquet, CSV, datasets.")]
 Split = Annotated[str, typer.Option(help="Split to read with --input-format hf.")]
+OnError = Annotated[
+    str,
+    typer.Option(
+        "--on-error",
+        help="Bad record or unreadable input: skip it (warn, process the rest, exit 1 at "
+        "the end) or stop (exit 1 at once, no output file).",
+    ),
+]
+log = logging.getLogger("bpclf")
 
 
 def _say(message: str, quiet: bool) -> None:
@@ -63,6 +72,21 @@ def _say(message: str, quiet: bool) -> None:
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
     if value not in choices:
         raise UsageError(f"{option} must be one of {', '.join(choices)} (got {value!r})")
+
+
+def _skip_log(on_error: str) -> SkipLog:
+    """Where ``--on-error skip`` collects what it skipped (unused with ``stop``)."""
+    _check_choice(on_error, ON_ERROR, "--on-error")
+    return SkipLog()
+
+
+def _exit_code(skips: SkipLog) -> int:
+    """After the outputs are complete: 1 with a summary line if bad input was skipped."""
+    summary = skips.summary()
+    if summary is None:
+        return 0
+    log.warning("%s", summary)
+    return 1
 
 
 def _check_threshold(threshold: float | None) -> None:
@@ -83,10 +107,12 @@ def train(
         ),
     ] = None,
     input_format: InputFormat = "auto",
+    on_error: OnError = "stop",
     quiet: Quiet = False,
-) -> None:
+) -> int:
     """Train a model on labelled pages and write it to OUTPUT."""
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
+    skips = _skip_log(on_error)
     with progress_bar("features", None, quiet=quiet) as advance:
         model = api.train(
             data,
@@ -95,6 +121,8 @@ def train(
             init=init,
             progress=advance,
             input_format=input_format,
+            on_error=on_error,
+            skipped=skips,
         )
     meta = model.meta_
     val = meta["validation_metrics"]
@@ -106,6 +134,7 @@ def train(
     if val:
         summary += f"; validation F1 {val['f1']:.3f} (ROC-AUC {val['roc_auc']:.3f})"
     _say(f"{summary}\nmodel written to {output}", quiet)
+    return _exit_code(skips)
 
 
 @app.command()
@@ -120,18 +149,28 @@ def evaluate(
         Path | None, typer.Option(help="Write a markdown report with plots here.")
     ] = None,
     input_format: InputFormat = "auto",
+    on_error: OnError = "stop",
     quiet: Quiet = False,
-) -> None:
+) -> int:
     """Score a model and the baselines (C4-style rules, all-content) on labelled pages."""
     from bpclf.metrics import format_table
     from bpclf.report import jsonable, write_report
 
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
     _check_threshold(threshold)
+    skips = _skip_log(on_error)
     if report is not None and report.exists() and not report.is_dir():
         raise UsageError(f"--report {report} is a file, not a directory")
     clf = api.load_model(model)
-    pages = list(read_pages(data, input_format=input_format, require_labels=True))
+    pages = list(
+        read_pages(
+            data,
+            input_format=input_format,
+            require_labels=True,
+            on_error=on_error,
+            skipped=skips,
+        )
+    )
     with progress_bar("evaluating", len(pages), quiet=quiet) as advance:
         ev = api.evaluate(pages, clf, threshold=threshold, progress=advance)
     typer.echo(format_table(ev.results, "all"))
@@ -144,6 +183,7 @@ def evaluate(
             report, ev.results, ev.y_true, ev.proba, ev.threshold, ev.feature_names, ev.importances
         )
         _say(f"report written to {path}", quiet)
+    return _exit_code(skips)
 
 
 @app.command()
@@ -177,8 +217,9 @@ def predict(
             "--jobs", "-j", help="Worker processes (0: one per core). Output is the same."
         ),
     ] = 1,
+    on_error: OnError = "skip",
     quiet: Quiet = False,
-) -> None:
+) -> int:
     """Classify every line; print the cleaned text, JSONL with probabilities, or labelled text."""
     _check_choice(output_format, OUTPUT_FORMATS, "--format")
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
@@ -191,6 +232,7 @@ def predict(
         raise UsageError("use either --output or --output-dir")
     if output_format == "parquet" and output in (None, "-") and output_dir is None:
         raise UsageError("--format parquet needs --output FILE or --output-dir DIR")
+    skips = _skip_log(on_error)
     clf = api.load_model(model)
     options = dict(
         threshold=threshold,
@@ -200,21 +242,30 @@ def predict(
         text_field=text_field,
         id_field=id_field,
         split=split,
+        on_error=on_error,
+        skipped=skips,
     )
     if output_dir is not None:
-        plan = output_plan(inputs or [], output_dir, output_format)
-        done = skipped = 0
+        plan = _output_plan(inputs or [], output_dir, output_format, on_error, skips)
+        done = skipped = failed = 0
         with progress_bar("files", len(plan), quiet=quiet, unit="files") as advance:
             for src, dst in plan:
                 if dst.exists():
                     skipped += 1
                 else:
                     dst.parent.mkdir(parents=True, exist_ok=True)
-                    _write(api.predict([src], clf, **options), str(dst), output_format)
-                    done += 1
+                    preds = api.predict([src], clf, **options)
+                    if _write_if_readable(preds, str(dst), output_format, skips):
+                        done += 1
+                    else:
+                        failed += 1
                 advance(1)
-        _say(f"{done} files written, {skipped} already done (skipped) -> {output_dir}", quiet)
-        return
+        unreadable = f", {failed} unreadable (no output; rerun to retry)" if failed else ""
+        _say(
+            f"{done} files written, {skipped} already done (skipped){unreadable} -> {output_dir}",
+            quiet,
+        )
+        return _exit_code(skips)
     preds = api.predict(inputs or ["-"], clf, **options)
     with progress_bar("predicting", None, quiet=quiet) as advance:
 
@@ -230,6 +281,7 @@ def predict(
             f"-> {output}",
             quiet,
         )
+    return _exit_code(skips)
 
 
 def _write(preds, output: str | None, output_format: str):
@@ -238,6 +290,42 @@ def _write(preds, output: str | None, output_format: str):
         return write_parquet(preds, output)
     with open_output(output) as out:
         return write_predictions(preds, out, output_format)
+
+
+def _output_plan(
+    inputs: list[str], output_dir: Path, output_format: str, on_error: str, skips: SkipLog
+) -> list[tuple[str, Path]]:
+    """The --output-dir plan; when skipping, missing inputs are reported, not fatal."""
+    if on_error == "skip" and inputs:
+        inputs = existing_inputs(inputs, skips)
+        if not inputs:
+            return []
+    return output_plan(inputs, output_dir, output_format)
+
+
+class _InputFailed(Exception):
+    """Raised inside an --output-dir write to drop the output of an unreadable input."""
+
+
+def _write_if_readable(preds, dst: str, output_format: str, skips: SkipLog) -> bool:
+    """Write one --output-dir file, unless its input could not be read at all: then no
+    file is left (the temporary file is removed), so a rerun retries that input. An
+    input that broke part-way keeps the pages read before the break."""
+    before = skips.failed_inputs
+
+    def checked():
+        pages = 0
+        for pred in preds:
+            pages += 1
+            yield pred
+        if not pages and skips.failed_inputs > before:
+            raise _InputFailed
+
+    try:
+        _write(checked(), dst, output_format)
+    except _InputFailed:
+        return False
+    return True
 
 
 label_app = typer.Typer(help="The labelling loop: suggest pages to label.", no_args_is_help=True)
@@ -258,23 +346,32 @@ def label_suggest(
     input_format: InputFormat = "auto",
     text_field: TextField = "text",
     id_field: IdField = "id",
+    on_error: OnError = "skip",
     quiet: Quiet = False,
-) -> None:
+) -> int:
     """Write the pages the model is least sure about, pre-labelled, for correction."""
     from bpclf.labelling import render_suggestions, suggest
 
     _check_choice(input_format, INPUT_FORMATS, "--input-format")
     if n < 1 or not 0 < margin <= 1:
         raise UsageError("-n must be at least 1 and --margin in (0, 1]")
+    skips = _skip_log(on_error)
     clf = api.load_model(model)
     preds = api.predict(
-        inputs, clf, input_format=input_format, text_field=text_field, id_field=id_field
+        inputs,
+        clf,
+        input_format=input_format,
+        text_field=text_field,
+        id_field=id_field,
+        on_error=on_error,
+        skipped=skips,
     )
     chosen = suggest(preds, clf.threshold_, n, margin=margin)
     with open_output(output) as out:
         for chunk in render_suggestions(chosen):
             out.write(chunk)
     _say(f"{len(chosen)} pages suggested", quiet)
+    return _exit_code(skips)
 
 
 phrases_app = typer.Typer(help="The appeal-phrase lexicon.", no_args_is_help=True)
@@ -392,14 +489,24 @@ def convert(
         str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
     ] = None,
     input_format: InputFormat = "auto",
-) -> None:
+    on_error: OnError = "stop",
+) -> int:
     """Convert pages between JSONL and the labelled-text format (lossless)."""
     from bpclf.formats import page_json
 
     _check_choice(to, ("jsonl", "labeled"), "--to")
+    skips = _skip_log(on_error)
+    pages = read_pages(
+        inputs,
+        input_format=input_format,
+        keep_partial_labels=True,
+        on_error=on_error,
+        skipped=skips,
+    )
     with open_output(output) as out:
-        for page in read_pages(inputs, input_format=input_format, keep_partial_labels=True):
+        for page in pages:
             out.write(page_json(page) + "\n" if to == "jsonl" else format_labelled(page) + "\n")
+    return _exit_code(skips)
 
 
 @app.command()

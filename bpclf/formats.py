@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn
 
 from bpclf.errors import DataError
 from bpclf.pages import RESERVED_KEYS, Page, check_labels, page_from_record
@@ -42,6 +42,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+#: What a parser does with a bad record: raise (stop the run) or report it and go on.
+OnBadRecord = Callable[[DataError], None]
+
+
+def stop_on_bad_record(error: DataError) -> NoReturn:
+    """The default policy: the first bad record stops the run with its one-line error."""
+    raise error from None
 
 
 def dumps(obj: Any) -> str:
@@ -71,11 +79,13 @@ def parse_jsonl(
     require_labels: bool = False,
     text_field: str = "text",
     id_field: str = "id",
+    on_bad_record: OnBadRecord = stop_on_bad_record,
 ) -> Iterator[Page]:
-    """Pages of a JSONL document; blank lines are skipped, bad lines are errors.
+    """Pages of a JSONL document; blank lines are skipped, bad lines go to ``on_bad_record``.
 
     ``text_field`` / ``id_field`` name the keys holding the page text and id when they
-    are not ``text`` / ``id``.
+    are not ``text`` / ``id``. ``on_bad_record`` raises by default; a policy that returns
+    instead skips the line (each line is one record, so the next one is unaffected).
     """
     lines = text.split("\n") if isinstance(text, str) else text
     for lineno, raw in enumerate(lines, 1):
@@ -83,19 +93,33 @@ def parse_jsonl(
             continue
         try:
             record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"malformed JSON: {exc.msg} (column {exc.colno})", source=source, line=lineno
-            ) from None
-        if isinstance(record, dict):
-            record = rename_fields(record, text_field, id_field)
-        yield page_from_record(
-            record,
-            source=source,
-            line=lineno,
-            default_id=f"{source}:{lineno}",
-            require_labels=require_labels,
-        )
+            if isinstance(record, dict):
+                record = rename_fields(record, text_field, id_field)
+            page = page_from_record(
+                record,
+                source=source,
+                line=lineno,
+                default_id=f"{source}:{lineno}",
+                require_labels=require_labels,
+            )
+        except DataError as exc:
+            on_bad_record(exc)
+            continue
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting
+            on_bad_record(_json_error(exc, source, lineno))
+            continue
+        yield page
+
+
+def _json_error(exc: Exception, source: str, lineno: int) -> DataError:
+    """The one-line error for a line ``json.loads`` refused."""
+    if isinstance(exc, json.JSONDecodeError):
+        what = f"{exc.msg} (column {exc.colno})"
+    elif isinstance(exc, RecursionError):
+        what = "nested too deeply"
+    else:
+        what = str(exc)
+    return DataError(f"malformed JSON: {what}", source=source, line=lineno)
 
 
 def rename_fields(record: dict[str, Any], text_field: str, id_field: str) -> dict[str, Any]:
@@ -175,44 +199,29 @@ def parse_labelled_text(
     *,
     require_labels: bool = False,
     keep_partial: bool = False,
+    on_bad_record: OnBadRecord = stop_on_bad_record,
 ) -> Iterator[Page]:
     """Pages of a labelled-text document.
 
     A page with some ``?`` lines has no usable labels: training refuses it, prediction
     ignores labels anyway, and with ``keep_partial`` (conversion) it is an error rather
-    than silently losing the labels already given.
+    than silently losing the labels already given. A bad page goes to ``on_bad_record``
+    (raises by default); when that returns, the rest of the page block up to the next
+    ``@page`` line is skipped, since its lines cannot be attributed to any other page.
     """
     page: Page | None = None
     labels: list[int | None] = []
     header_line = 0
+    skipping = False  # inside a bad page block: ignore lines up to the next header
 
     def finish() -> Page | None:
         if page is None:
             return None
-        if any(v is None for v in labels):
-            if keep_partial and any(v is not None for v in labels):
-                idx = labels.index(None)
-                raise DataError(
-                    "page mixes labelled lines and '?' lines; finish labelling it (or mark "
-                    "every line '?') before converting, so no label is lost",
-                    source=source,
-                    line=header_line + idx + 1,
-                    page=page.id,
-                )
-            if require_labels:
-                idx = labels.index(None)
-                raise DataError(
-                    f"line {idx + 1} of the page has no label (marker '?')",
-                    source=source,
-                    line=header_line + idx + 1,
-                    page=page.id,
-                )
-            page.labels = None
-        else:
-            page.labels = check_labels(
-                labels, len(page.lines), source=source, line=header_line, page=page.id
-            )
-        return page
+        try:
+            return _finish_page(page, labels, header_line, source, require_labels, keep_partial)
+        except DataError as exc:
+            on_bad_record(exc)
+            return None
 
     lines = text.split("\n") if isinstance(text, str) else text
     for lineno, raw in enumerate(lines, 1):
@@ -221,37 +230,87 @@ def parse_labelled_text(
             done = finish()
             if done is not None:
                 yield done
-            header = _parse_header(line, source, lineno)
-            page = page_from_record({**header, "lines": []}, source=source, line=lineno)
-            labels, header_line = [], lineno
-            continue
-        if not line.strip() or line.startswith("#"):
-            continue
-        if page is None:
-            raise DataError("text before the first '@page' header", source=source, line=lineno)
-        marker, sep, body = line.partition("\t")
-        label, escaped = _parse_marker(marker, source, lineno)
-        if escaped:
+            page, labels, header_line, skipping = None, [], lineno, False
             try:
-                body = json.loads(body)
-            except json.JSONDecodeError:
-                body = None
-            if not isinstance(body, str):
-                raise DataError(
-                    "escaped line ('j' marker) is not a JSON string", source=source, line=lineno
-                )
-        page.lines.append(body if sep else "")
+                header = _parse_header(line, source, lineno)
+                page = page_from_record({**header, "lines": []}, source=source, line=lineno)
+            except DataError as exc:
+                on_bad_record(exc)
+                skipping = True
+            continue
+        if skipping or not line.strip() or line.startswith("#"):
+            continue
+        try:
+            if page is None:
+                raise DataError("text before the first '@page' header", source=source, line=lineno)
+            body, label = _parse_line(line, source, lineno)
+        except DataError as exc:
+            on_bad_record(exc)
+            page, skipping = None, True
+            continue
+        page.lines.append(body)
         labels.append(label)
     done = finish()
     if done is not None:
         yield done
 
 
+def _finish_page(
+    page: Page,
+    labels: list[int | None],
+    header_line: int,
+    source: str,
+    require_labels: bool,
+    keep_partial: bool,
+) -> Page:
+    """The page with its labels checked (``None`` when it has ``?`` lines)."""
+    if any(v is None for v in labels):
+        if keep_partial and any(v is not None for v in labels):
+            idx = labels.index(None)
+            raise DataError(
+                "page mixes labelled lines and '?' lines; finish labelling it (or mark "
+                "every line '?') before converting, so no label is lost",
+                source=source,
+                line=header_line + idx + 1,
+                page=page.id,
+            )
+        if require_labels:
+            idx = labels.index(None)
+            raise DataError(
+                f"line {idx + 1} of the page has no label (marker '?')",
+                source=source,
+                line=header_line + idx + 1,
+                page=page.id,
+            )
+        page.labels = None
+    else:
+        page.labels = check_labels(
+            labels, len(page.lines), source=source, line=header_line, page=page.id
+        )
+    return page
+
+
+def _parse_line(line: str, source: str, lineno: int) -> tuple[str, int | None]:
+    """The text and label of one ``MARKER<TAB>text`` line."""
+    marker, sep, body = line.partition("\t")
+    label, escaped = _parse_marker(marker, source, lineno)
+    if escaped:
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, str):
+            raise DataError(
+                "escaped line ('j' marker) is not a JSON string", source=source, line=lineno
+            )
+    return (body if sep else ""), label
+
+
 def _parse_header(line: str, source: str, lineno: int) -> dict[str, Any]:
     rest = line[len(PAGE_HEADER.strip()) :].strip()
     try:
         header = json.loads(rest)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         header = None
     if not isinstance(header, dict) or "id" not in header:
         raise DataError(

@@ -193,7 +193,7 @@ def test_output_identical_whatever_jobs_and_batch_size(capsys, model_file, tmp_p
 
 def test_errors_inside_workers_are_one_line(capsys, model_file, tmp_path):
     src = _bad(tmp_path, "in.jsonl", '{"id": "a", "lines": ["x"]}\n{"id": "b", "lines": 5}\n')
-    code, _, err = run(capsys, "predict", src, "-m", model_file, "-j", "2")
+    code, _, err = run(capsys, "predict", src, "-m", model_file, "-j", "2", "--on-error", "stop")
     assert code == 1 and "in.jsonl:2" in err and err.count("\n") == 1
 
 

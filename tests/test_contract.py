@@ -23,7 +23,7 @@ def _run(capsys, args):
     [
         ["train", "{missing}", "-o", "{tmp}/m.bpclf"],
         ["evaluate", "{missing}", "-m", "{model}"],
-        ["predict", "{missing}", "-m", "{model}"],
+        ["predict", "{missing}", "-m", "{model}", "--on-error", "stop"],
         ["convert", "{missing}", "--to", "jsonl"],
         ["info", "-m", "{missing}"],
     ],
@@ -69,6 +69,6 @@ def test_failed_run_keeps_previous_output(capsys, tmp_path, model_file):
     out.write_text("previous")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "lines": ["x"]}\n{"id": "b", "lines": 3}\n')
-    code, _ = _run(capsys, ["predict", bad, "-m", model_file, "-o", out])
+    code, _ = _run(capsys, ["predict", bad, "-m", model_file, "-o", out, "--on-error", "stop"])
     assert code == 1 and out.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "out.txt"]
