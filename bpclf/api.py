@@ -157,8 +157,7 @@ def record_training_files(
     model: BoilerplateClassifier, files: Sequence[str], model_dir: Path
 ) -> None:
     """Store the training files in the model, relative to the model's directory."""
-
-    paths = [f for f in expand_paths([f for f in files if f != STDIN])]
+    paths = expand_paths([f for f in files if f != STDIN])
     model.meta_["training_files"] = [
         os.path.relpath(os.path.abspath(f), os.path.abspath(model_dir)) for f in paths
     ]

@@ -98,8 +98,8 @@ class SkipLog:
         if not self.records:
             return None
         return (
-            f"skipped {self.records} bad records in {self.inputs} inputs (see warnings "
-            "above); all other records were processed"
+            f"skipped {_plural(self.records, 'bad record')} in {_plural(self.inputs, 'input')} "
+            "(see warnings above); all other records were processed"
         )
 
     def _first(self, error: DataError) -> bool:
@@ -567,3 +567,7 @@ def read_dataset(
         raise DataError(
             f"cannot load with datasets: {type(exc).__name__}: {exc}", source=source
         ) from None
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -24,10 +24,9 @@ PREFIX = "bpclf: warning: "
 
 
 def summary(records: int, inputs: int) -> str:
-    return (
-        f"{PREFIX}skipped {records} bad records in {inputs} inputs (see warnings above); "
-        "all other records were processed"
-    )
+    rec = "1 bad record" if records == 1 else f"{records} bad records"
+    inp = "1 input" if inputs == 1 else f"{inputs} inputs"
+    return f"{PREFIX}skipped {rec} in {inp} (see warnings above); all other records were processed"
 
 
 class _CurrentStderr(logging.StreamHandler):
