@@ -12,7 +12,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from bpclf.baselines import BASELINES
 from bpclf.config import Config, config_from_dict, load_config
-from bpclf.corpus import annotate_sites, annotated_stream
+from bpclf.corpus import SITE_LINES_KEY, annotate_sites, annotated_stream
 from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
@@ -66,7 +66,7 @@ def _origin_pages(
                 yield page, str(item)
 
 
-def _model_pages(
+def model_pages(
     config: Config,
     data: Iterable[PageSource] | str | Path,
     *,
@@ -74,10 +74,13 @@ def _model_pages(
     **read_options: Any,
 ) -> Iterator[Page]:
     """Pages as a model with this config needs them: annotated with site counts when it
-    uses corpus statistics (two passes over the input), else streamed once."""
+    uses corpus statistics (two passes over the input), else streamed once. Pages that
+    already carry site counts are passed through as they are."""
     if not config.features.corpus_stats:
         return _as_pages(data, require_labels=require_labels, **read_options)
     items = [data] if isinstance(data, str | Path) else list(data)
+    if items and all(isinstance(x, Page) and SITE_LINES_KEY in x.extra for x in items):
+        return _as_pages(items, require_labels=require_labels)
     if any(not isinstance(x, Page) and str(x) == STDIN for x in items):
         raise UsageError(
             "this model uses corpus statistics, which read the input twice: give files, not stdin"
@@ -107,6 +110,7 @@ def train(
     config: Config | str | Path | None = None,
     output: str | Path | None = None,
     init: str | Path | None = None,
+    corpus_stats: bool | None = None,
     progress: Progress | None = None,
     **read_options: Any,
 ) -> BoilerplateClassifier:
@@ -142,6 +146,8 @@ def train(
     files = list(dict.fromkeys(files))  # each file once, first position kept
     if not isinstance(config, Config):
         config = load_config(config)
+    if corpus_stats is not None:
+        config = replace(config, features=replace(config.features, corpus_stats=corpus_stats))
     new_pages = list(_origin_pages(data, require_labels=True, **read_options))
     replaced = {p.id for p, _ in new_pages}
     pairs = [(p, o) for p, o in old_pages if p.id not in replaced] + new_pages
@@ -209,7 +215,7 @@ def evaluate(
     t = clf.threshold_ if threshold is None else threshold
     y, proba, char_len, langs, sources = [], [], [], [], []
     base_pred: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
-    pages = _model_pages(clf.config_, data, require_labels=True, **read_options)
+    pages = model_pages(clf.config_, data, require_labels=True, **read_options)
     for batch in batched(pages, batch_lines):
         proba.extend(clf.predict_proba(batch))
         for name, system in BASELINES.items():
@@ -277,7 +283,7 @@ def predict(
     """
     clf = load_model(model)
     t = clf.threshold_ if threshold is None else threshold
-    pages = _model_pages(clf.config_, data, require_labels=False, **read_options)
+    pages = model_pages(clf.config_, data, require_labels=False, **read_options)
     if not split_glued:
         batches = batched(pages, batch_lines)
         for batch, probas in _classified(clf, batches, jobs):

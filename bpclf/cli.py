@@ -61,6 +61,22 @@ OnError = Annotated[
         "the end) or stop (exit 1 at once, no output file).",
     ),
 ]
+KeepMore = Annotated[
+    bool,
+    typer.Option(
+        "--keep-more",
+        help="Remove only confident boilerplate: the model's 'keep more' operating point "
+        "(keeps ~98% of content lines on its validation pages).",
+    ),
+]
+RemoveMore = Annotated[
+    bool,
+    typer.Option(
+        "--remove-more",
+        help="Remove more: the model's 'remove more' operating point (removes ~95% of "
+        "boilerplate lines on its validation pages).",
+    ),
+]
 log = logging.getLogger("bpclf")
 
 
@@ -94,6 +110,20 @@ def _check_threshold(threshold: float | None) -> None:
         raise UsageError(f"--threshold must be between 0 and 1 (got {threshold})")
 
 
+def _operating_threshold(
+    clf, threshold: float | None, keep_more: bool, remove_more: bool
+) -> float | None:
+    """``--threshold`` or a named operating point of the model (None: the model's own)."""
+    _check_threshold(threshold)
+    if sum([threshold is not None, keep_more, remove_more]) > 1:
+        raise UsageError("use only one of --threshold, --keep-more and --remove-more")
+    if keep_more:
+        return clf.operating_threshold("keep_more")
+    if remove_more:
+        return clf.operating_threshold("remove_more")
+    return threshold
+
+
 @app.command()
 def train(
     data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
@@ -106,6 +136,13 @@ def train(
             "(pages with the same id replace the old ones)."
         ),
     ] = None,
+    corpus_stats: Annotated[
+        bool,
+        typer.Option(
+            help="Also learn from site repetition: how many other pages of the same site "
+            "(URL host, else input) contain each line. Prediction then reads inputs twice."
+        ),
+    ] = False,
     input_format: InputFormat = "auto",
     on_error: OnError = "stop",
     quiet: Quiet = False,
@@ -119,6 +156,7 @@ def train(
             config=config,
             output=output,
             init=init,
+            corpus_stats=corpus_stats or None,
             progress=advance,
             input_format=input_format,
             on_error=on_error,
@@ -142,6 +180,8 @@ def evaluate(
     data: Annotated[list[str], typer.Argument(help="Labelled pages: JSONL or labelled text.")],
     model: ModelOpt = None,
     threshold: Annotated[float | None, typer.Option(help="Override the model's threshold.")] = None,
+    keep_more: KeepMore = False,
+    remove_more: RemoveMore = False,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write all metrics as JSON.")
     ] = None,
@@ -162,8 +202,10 @@ def evaluate(
     if report is not None and report.exists() and not report.is_dir():
         raise UsageError(f"--report {report} is a file, not a directory")
     clf = api.load_model(model)
+    threshold = _operating_threshold(clf, threshold, keep_more, remove_more)
     pages = list(
-        read_pages(
+        api.model_pages(
+            clf.config_,
             data,
             input_format=input_format,
             require_labels=True,
@@ -197,6 +239,16 @@ def predict(
         str, typer.Option("--format", "-F", help=f"Output: {', '.join(OUTPUT_FORMATS)}.")
     ] = "text",
     threshold: Annotated[float | None, typer.Option(help="Override the model's threshold.")] = None,
+    keep_more: KeepMore = False,
+    remove_more: RemoveMore = False,
+    split_glued: Annotated[
+        bool,
+        typer.Option(
+            help="Cut lines where sentences were glued together ('...said.A Message from') "
+            "and classify the pieces; text output keeps the content pieces, jsonl/parquet "
+            "add 'segments'."
+        ),
+    ] = False,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output file (default: stdout).")
     ] = None,
@@ -235,7 +287,8 @@ def predict(
     skips = _skip_log(on_error)
     clf = api.load_model(model)
     options = dict(
-        threshold=threshold,
+        threshold=_operating_threshold(clf, threshold, keep_more, remove_more),
+        split_glued=split_glued,
         batch_lines=batch_lines,
         jobs=jobs,
         input_format=input_format,

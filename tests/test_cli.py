@@ -315,3 +315,60 @@ def test_markup_model_needs_html_input(capsys, tmp_path):
     txt.write_text("Home\nThe council met.\n")
     code, _, err = run(capsys, "predict", txt, "-m", model)
     assert code == 1 and "markup" in err and err.count("\n") == 1
+
+
+def _removed(capsys, src, model_file, *flags) -> int:
+    code, out, _ = run(capsys, "predict", src, "-m", model_file, "-F", "jsonl", *flags)
+    assert code == 0
+    return sum(sum(json.loads(line)["boilerplate"]) for line in out.splitlines())
+
+
+def test_operating_points_keep_or_remove_more(capsys, model_file, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [make_page(f"x{i}", "en", 300 + i) for i in range(6)])
+    default = _removed(capsys, src, model_file)
+    assert _removed(capsys, src, model_file, "--keep-more") <= default
+    assert _removed(capsys, src, model_file, "--remove-more") >= default
+    code, _, err = run(
+        capsys, "predict", src, "-m", model_file, "--keep-more", "--threshold", "0.5"
+    )
+    assert code == 2 and "only one of" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "evaluate", src, "-m", model_file, "--remove-more")
+    assert code == 0 and "threshold:" in out
+
+
+def test_predict_split_glued_keeps_content_pieces(capsys, model_file, tmp_path):
+    page = make_page("g", "en", 1)
+    glued = page.lines[1] + "Share on Facebook"  # an article sentence ends with "."
+    src = tmp_path / "page.txt"
+    src.write_text("\n".join([page.lines[0], glued, *page.lines[2:]]) + "\n")
+    code, out, _ = run(capsys, "predict", src, "-m", model_file, "--split-glued", "-F", "jsonl")
+    assert code == 0
+    record = json.loads(out)
+    assert record["lines"][1] == glued  # the line itself is unchanged
+    assert record["segments"][1]["text"] == [page.lines[1], "Share on Facebook"]
+    code, out, _ = run(capsys, "predict", src, "-m", model_file, "--split-glued")
+    kept = out.splitlines()
+    segs = record["segments"][1]
+    for text, label in zip(segs["text"], segs["boilerplate"], strict=True):
+        assert (text in kept) == (label == 0)
+    assert glued not in kept
+
+
+def test_train_corpus_stats_model_and_stdin(capsys, monkeypatch, tmp_path):
+    pages = make_pages(12)
+    for i, p in enumerate(pages):
+        p.extra["url"] = f"https://site{i % 2}.example/{i}"
+    src = write_jsonl(tmp_path / "train.jsonl", pages)
+    model = tmp_path / "sites.bpclf"
+    code, _, err = run(capsys, "train", src, "-o", model, "--corpus-stats", "-q")
+    assert code == 0, err
+    code, out, _ = run(capsys, "info", "-m", model)
+    assert "site_share" in out
+    code, out, _ = run(capsys, "predict", src, "-m", model, "-F", "jsonl")
+    assert code == 0 and len(out.splitlines()) == 12
+    assert "site_lines" not in out
+    code, out, _ = run(capsys, "evaluate", src, "-m", model)
+    assert code == 0 and "bpclf" in out
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Home\nNews\n")))
+    code, _, err = run(capsys, "predict", "-", "-m", model)
+    assert code == 2 and "not stdin" in err and err.count("\n") == 1
