@@ -91,6 +91,16 @@ def scores(preds, min_site_pages: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def show(row: dict) -> None:
+    for subset, s in row["scores"].items():
+        print(
+            f"| {row['holdout']} | {row['variant']}{' + lines' if row['with_lines'] else ''} "
+            f"| {subset} | {s['pages']} | {s['bp_f1']:.3f} | {s['roc_auc']:.3f} "
+            f"| {s['content_f1']:.3f} ({s['content_p']:.3f}/{s['content_r']:.3f}) |",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--imported", type=Path, help="directory with DATASET.jsonl imports")
@@ -99,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", nargs="*", default=[], help="line-labelled JSONL to add")
     ap.add_argument("--min-site-pages", type=int, default=3)
     ap.add_argument("--json", type=Path, help="write all results here")
+    ap.add_argument(
+        "--model", help="score this model on every --holdout dataset instead of training"
+    )
     args = ap.parse_args(argv)
 
     base = load_config()
@@ -112,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Equal total weight for the two sources: HTML lines weigh lines/html.
                 ratio = line_count(args.lines) / line_count(train)
                 weights = {d: ratio for d in DATASETS if d != held}
-            for variant in args.variants.split(","):
+            for variant in [] if args.model else args.variants.split(","):
                 feats = replace(base.features, **VARIANTS[variant])
                 model_cfg = replace(base.model, source_weights=weights)
                 cfg = replace(base, features=feats, model=model_cfg)
@@ -128,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                     "scores": scores(preds, args.min_site_pages),
                 }
                 results.append(row)
-                for subset, s in row["scores"].items():
-                    print(
-                        f"| {held} | {variant}{' + lines' if extra else ''} | {subset} "
-                        f"| {s['pages']} | {s['bp_f1']:.3f} | {s['roc_auc']:.3f} "
-                        f"| {s['content_f1']:.3f} ({s['content_p']:.3f}/{s['content_r']:.3f}) |",
-                        flush=True,
-                    )
+                show(row)
+            if args.model:
+                preds = list(api.predict([data[held]], args.model))
+                row = {"holdout": held, "variant": "given model", "with_lines": False}
+                row["scores"] = scores(preds, args.min_site_pages)
+                results.append(row)
+                show(row)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
