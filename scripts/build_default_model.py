@@ -230,6 +230,9 @@ def card(model, pages, dropped, extra, cv, results, appeal, minutes, holdout=Non
         "- Far from the issue's accuracy targets (macro F1 0.83, ROC-AUC 0.92): per-language "
         "F1 moves by several points with small feature changes (German and French most), "
         "a sign of how few pages those languages have.",
+        "- Text from HTML pages: content-line F1 0.74-0.87 on the five HTML datasets (table "
+        "above); models trained on HTML imports with markup features do better there "
+        "(docs/findings.md) but cannot read plain text.",
         "- Appeal detection relies on the phrase lexicon (configs/phrases.tsv) and on a few "
         "dozen hand-written pages: appeals with no lexicon phrase nearby can still be kept.",
         "- Languages without a stopword list (CJK, Arabic, ...) lose the stopword features and "
