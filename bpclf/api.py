@@ -207,7 +207,7 @@ def evaluate(
     *,
     threshold: float | None = None,
     progress: Progress | None = None,
-    batch_lines: int = 50_000,
+    batch_lines: int = 20_000,
     **read_options: Any,
 ) -> Evaluation:
     """Score a model (and the built-in baselines) on labelled pages."""
@@ -269,7 +269,7 @@ def predict(
     model: str | Path | BoilerplateClassifier | None = None,
     *,
     threshold: float | None = None,
-    batch_lines: int = 50_000,
+    batch_lines: int = 20_000,
     jobs: int = 1,
     split_glued: bool = False,
     **read_options: Any,

@@ -262,7 +262,7 @@ def predict(
     text_field: TextField = "text",
     id_field: IdField = "id",
     split: Split = "train",
-    batch_lines: Annotated[int, typer.Option(help="Lines classified per batch.")] = 50_000,
+    batch_lines: Annotated[int, typer.Option(help="Lines classified per batch.")] = 20_000,
     jobs: Annotated[
         int,
         typer.Option(
