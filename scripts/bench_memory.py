@@ -121,7 +121,8 @@ def run_size(tmp: Path, pool: Pool, size_mb: float, args: argparse.Namespace, ke
 
 
 def estimate(calib: Row, sizes: list[float]) -> list[float]:
-    """Seconds per size from the calibration's throughput (its startup counted once)."""
+    """Seconds per size, scaled from the calibration run (startup included: a slight
+    overestimate)."""
     return [calib.run.seconds * s / calib.size_mb for s in sizes]
 
 
