@@ -113,8 +113,8 @@ def _check_threshold(threshold: float | None) -> None:
 def _operating_threshold(
     clf, threshold: float | None, keep_more: bool, remove_more: bool
 ) -> float | None:
-    """``--threshold`` or a named operating point of the model (None: the model's own)."""
-    _check_threshold(threshold)
+    """``--threshold`` (range-checked by the caller before the model is loaded) or a named
+    operating point of the model (None: the model's own)."""
     if sum([threshold is not None, keep_more, remove_more]) > 1:
         raise UsageError("use only one of --threshold, --keep-more and --remove-more")
     if keep_more:
