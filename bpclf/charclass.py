@@ -9,6 +9,7 @@ the line offsets, so no Python code runs per character or per line.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -60,9 +61,55 @@ def class_table() -> np.ndarray:
     return table
 
 
+#: Currency symbols counted as tokens.
+CURRENCY = "$€£¥₽₹"
+
+# Flag bits of :func:`flag_table` (the kernels' second per-code-point table).
+F_SEP, F_BULLET, F_CLOSER, F_TERM, F_DEC, F_CURRENCY = 1, 2, 4, 8, 16, 32
+
+
+@lru_cache(maxsize=1)
+def flag_table() -> np.ndarray:
+    """Membership flags (separator, bullet, closer, terminal, decimal digit, currency)
+    for every code point of the Basic Multilingual Plane."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for chars, bit in (
+        (SEPARATORS, F_SEP),
+        (BULLETS, F_BULLET),
+        (CLOSERS, F_CLOSER),
+        (TERMINAL, F_TERM),
+        (CURRENCY, F_CURRENCY),
+    ):
+        for ch in chars:
+            table[ord(ch)] |= bit
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp)) == "Nd":
+            table[cp] |= F_DEC
+    return table
+
+
+@lru_cache(maxsize=1)
+def lower_table() -> np.ndarray:
+    """Lower-case code point of every BMP code point (itself when lower-casing would
+    change the length, as for "İ")."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for cp in range(0x10000):
+        low = chr(cp).lower()
+        if len(low) == 1:
+            table[cp] = ord(low)
+    return table
+
+
 def code_points(text: str) -> np.ndarray:
     """The code points of ``text`` as uint32 (lone surrogates kept as their values)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def layout(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code points of ``lines`` joined by ``\\n``, with each line's start and end offset."""
+    lens = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    starts = np.cumsum(lens + 1) - (lens + 1)
+    return code_points("\n".join(lines)), starts, starts + lens
 
 
 def classify(cp: np.ndarray) -> np.ndarray:

@@ -10,60 +10,216 @@ model, and :data:`FEATURE_SCHEMA_VERSION` changes whenever the meaning of a feat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from bpclf import charclass as cc
+from bpclf import kernels
 from bpclf.config import FeatureConfig
 from bpclf.corpus import SITE_NAMES, site_matrix
 from bpclf.pages import Page
 from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
-from bpclf.wordlists import word_alternation
 
 FEATURE_SCHEMA_VERSION = 2
 
-_MONTH_WORDS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|"
-    "januar|februar|märz|mai|juni|juli|oktober|dezember|"
-    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|"
-    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|"
-    "januari|februari|maj|augusti|"
-    "gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|"
-    "janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro|"
-    "stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|"
-    "listopada|grudnia|"
-    "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря|"
-    "tammikuuta|helmikuuta|maaliskuuta|huhtikuuta|toukokuuta|kesäkuuta|heinäkuuta|elokuuta|"
-    "syyskuuta|lokakuuta|marraskuuta|joulukuuta"
-)
-_MONTHS = word_alternation(_MONTH_WORDS.split("|"))
+#: Words of the token scanner (bpclf.kernels), all lower-case, by word set.
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "januar",
+    "februar",
+    "märz",
+    "mai",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "januari",
+    "februari",
+    "maj",
+    "augusti",
+    "gennaio",
+    "febbraio",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "settembre",
+    "ottobre",
+    "dicembre",
+    "janeiro",
+    "fevereiro",
+    "março",
+    "maio",
+    "junho",
+    "julho",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+    "tammikuuta",
+    "helmikuuta",
+    "maaliskuuta",
+    "huhtikuuta",
+    "toukokuuta",
+    "kesäkuuta",
+    "heinäkuuta",
+    "elokuuta",
+    "syyskuuta",
+    "lokakuuta",
+    "marraskuuta",
+    "joulukuuta",
+]
+#: Top-level domains that make "name.tld" a URL.
+_TLDS = [
+    "com",
+    "org",
+    "net",
+    "de",
+    "fr",
+    "fi",
+    "se",
+    "es",
+    "ru",
+    "it",
+    "pl",
+    "nl",
+    "pt",
+    "uk",
+    "eu",
+    "io",
+    "info",
+    "co",
+]
+#: Currency words (symbols are in bpclf.charclass.CURRENCY).
+_CURRENCY_WORDS = ["usd", "eur", "gbp", "sek", "nok", "dkk", "kr", "zł", "pln", "rub", "chf"]
+#: Words that make "12 comments" a count.
+_COUNT_WORDS = [
+    "comment",
+    "comments",
+    "replies",
+    "like",
+    "likes",
+    "view",
+    "views",
+    "share",
+    "shares",
+    "vote",
+    "votes",
+    "review",
+    "reviews",
+    "follower",
+    "followers",
+    "kommentar",
+    "kommentare",
+    "kommentarer",
+    "kommentti",
+    "kommenttia",
+    "commentaire",
+    "commentaires",
+    "comentario",
+    "comentarios",
+    "commenti",
+    "comentários",
+    "reacties",
+    "komentarz",
+    "komentarzy",
+    "komentarze",
+]
+#: Word beginnings that make a count ("комментариев", "ответов").
+_COUNT_PREFIXES = ("комментари", "ответ")
 
-#: URL, e-mail, phone, date, time, currency and "N comments"-style counts in one pattern.
-#: Whitespace inside a token never includes a line break: a token must not reach into the
-#: next line (which may belong to another page).
-_TOKENS = re.compile(
-    r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+)"
-    r"|(?P<url>(?:https?://|www\.)\S+|(?<![\w-])[\w-]+\.(?:com|org|net|de|fr|fi|se|es|ru|it|pl|nl|pt"
-    r"|uk|eu|io|info|co)\b(?:/\S*)?)"
-    r"|(?P<date>\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
-    rf"|\b\d{{1,2}}\.?[^\S\n]+(?:{_MONTHS})\b|\b(?:{_MONTHS})[^\S\n]+\d{{1,2}}\b|\b(?:19|20)\d\d\b)"
-    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:[^\S\n]?[ap]\.?m\b\.?)?(?!\d))"
-    r"|(?P<phone>\+?\d[\d ()/-]{7,}\d)"
-    r"|(?P<currency>[$€£¥₽₹]|\b(?:usd|eur|gbp|sek|nok|dkk|kr|zł|pln|rub|chf)\b)"
-    r"|(?P<count>\b\d+[^\S\n]+(?:comments?|replies|likes?|views?|shares?|votes?|reviews?|followers?"
-    r"|kommentare?|kommentarer|kommenttia?|commentaires?|comentarios?|commenti|comentários"
-    r"|reacties|komentarz[ye]?|комментари\w*|ответ\w*)\b)",
-    re.IGNORECASE,
-)
-_TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
 
-_DIGITS = re.compile(r"\d+")
-_MARK = "\x01"
+@lru_cache(maxsize=1)
+def _token_table() -> tuple[np.ndarray, np.ndarray]:
+    """Hash table of the token scanner's word sets (ids from bpclf.kernels)."""
+    sets = [
+        (kernels.SET_MONTH, _MONTHS),
+        (kernels.SET_TLD, _TLDS),
+        (kernels.SET_CURRENCY, _CURRENCY_WORDS),
+        (kernels.SET_COUNT, _COUNT_WORDS),
+        (kernels.SET_COUNT_PREFIX, _COUNT_PREFIXES),
+    ]
+    if sorted({len(p) for p in _COUNT_PREFIXES}) != kernels.COUNT_PREFIX_LENGTHS.tolist():
+        raise AssertionError("kernels.COUNT_PREFIX_LENGTHS does not match _COUNT_PREFIXES")
+    words = [w for _, ws in sets for w in ws]
+    salts = np.array([sid for sid, ws in sets for _ in ws], dtype=np.int64)
+    cp, starts, ends = cc.layout(words)
+    keys = kernels.word_keys(cp, starts, ends, cc.class_table(), cc.lower_table(), salts)
+    return kernels.build_table(keys[keys != 0])
 
 
 def _base_names(categories: Sequence[str]) -> list[str]:
@@ -90,7 +246,7 @@ def _base_names(categories: Sequence[str]) -> list[str]:
         "stopword_count",
         "stopword_share",
     ]
-    names += [f"{k}_count" for k in _TOKEN_KINDS]
+    names += [f"{k}_count" for k in kernels.TOKEN_KINDS]
     names += ["phrase_count", "phrase_cover"]
     names += [f"phrase_{c}" for c in categories]
     names += ["appeal_phrase", "short", "empty"]
@@ -128,8 +284,8 @@ _GLOBAL_NAMES = [
 class _Layout:
     """Flat line arrays of a batch: offsets into the joined text and page structure."""
 
-    text: str
-    starts: np.ndarray  # start offset of each line in text
+    cp: np.ndarray  # code points of the lines joined by "\\n"
+    starts: np.ndarray  # start offset of each line in cp
     ends: np.ndarray  # end offset (exclusive)
     page: np.ndarray  # page index of each line
     page_start: np.ndarray  # per line: flat index of its page's first line
@@ -164,25 +320,29 @@ class FeatureExtractor:
         return len(self.feature_names)
 
     # -- languages ---------------------------------------------------------------------
+    # -- languages ---------------------------------------------------------------------
     def page_languages(self, pages: Sequence[Page]) -> list[str | None]:
         """Each page's language: its ``lang`` (primary subtag) or a stopword-based guess."""
-        out: list[str | None] = []
-        budget = self.config.langid_chars
-        for p in pages:
-            if p.lang:
-                out.append(p.lang.split("-")[0].split("_")[0].lower())
-                continue
-            chunk, size = [], 0
-            for line in p.lines:
-                chunk.append(line)
-                size += len(line)
-                if size >= budget:
-                    break
-            out.append(
-                self.stopwords.guess_language(
-                    "\n".join(chunk)[:budget], min_hits=self.config.langid_min_hits
-                )
-            )
+        return self._languages(pages, None)
+
+    def _languages(self, pages: Sequence[Page], lay: _Layout | None) -> list[str | None]:
+        out: list[str | None] = [
+            p.lang.split("-")[0].split("_")[0].lower() if p.lang else None for p in pages
+        ]
+        todo = [i for i, p in enumerate(pages) if not p.lang and p.lines]
+        if not todo:
+            return out
+        if lay is None:
+            lay = self._layout([pages[i] for i in todo])
+            first = np.flatnonzero(np.r_[True, lay.page[1:] != lay.page[:-1]])
+        else:
+            first = np.cumsum([0] + [len(p.lines) for p in pages])[todo]
+        begin = lay.starts[first]
+        page_end = lay.ends[first + lay.page_len[first] - 1]
+        end = np.minimum(begin + self.config.langid_chars, page_end)
+        guesses = self.stopwords.guess_at(lay.cp, begin, end, min_hits=self.config.langid_min_hits)
+        for i, lang in zip(todo, guesses, strict=True):
+            out[i] = lang
         return out
 
     # -- main entry --------------------------------------------------------------------
@@ -190,14 +350,14 @@ class FeatureExtractor:
         self, pages: Sequence[Page], langs: Sequence[str | None] | None = None
     ) -> np.ndarray:
         """The (n_lines, n_features) matrix for all lines of ``pages``."""
-        if langs is None:
-            langs = self.page_languages(pages)
         lay = self._layout(pages)
+        if langs is None:
+            langs = self._languages(pages, lay)
         n = len(lay.starts)
         if n == 0:
             return np.zeros((0, self.n_features), dtype=np.float64)
-        base = self._base_features(lay, langs)
-        glob = self._global_features(lay, base, langs)
+        base, line_keys = self._base_features(lay, langs)
+        glob = self._global_features(lay, base, langs, line_keys)
         ctx = self._context_features(lay, base)
         blocks = [base, glob, ctx]
         if self.config.markup_features:
@@ -214,156 +374,70 @@ class FeatureExtractor:
         lines = [line for p in pages for line in p.lines]
         if any(len(line) > cap for line in lines):
             lines = [line[:cap] for line in lines]
-        text = "\n".join(lines)
-        if "\r" in text or text.count("\n") != max(len(lines) - 1, 0):
-            lines = [line.replace("\r", " ").replace("\n", " ") for line in lines]
-            text = "\n".join(lines)
-        lens = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-        starts = np.cumsum(lens + 1) - (lens + 1)
+        cp, starts, ends = cc.layout(lines)
         counts = np.fromiter((len(p.lines) for p in pages), dtype=np.int64, count=len(pages))
         page = np.repeat(np.arange(len(pages)), counts)
         first = np.cumsum(counts) - counts
-        return _Layout(text, starts, starts + lens, page, first[page], counts[page], len(pages))
+        return _Layout(cp, starts, ends, page, first[page], counts[page], len(pages))
 
-    # -- per-line features from characters and patterns --------------------------------
-    def _base_features(self, lay: _Layout, langs: Sequence[str | None]) -> np.ndarray:
+    # -- per-line features from characters and words (one compiled pass) ---------------
+    def _base_features(
+        self, lay: _Layout, langs: Sequence[str | None]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Base feature block and the normalised-line keys (for repetition)."""
         cfg = self.config
-        n = len(lay.starts)
-        cp = cc.code_points(lay.text)
-        bits = cc.classify(cp)
-        starts, ends = lay.starts, lay.ends
-
-        def seg(mask: np.ndarray) -> np.ndarray:
-            c = np.concatenate([[0], np.cumsum(mask, dtype=np.int32)])
-            return (c[ends] - c[starts]).astype(np.float64)
-
-        letter = (bits & cc.LETTER) > 0
-        upper = (bits & cc.UPPER) > 0
-        lower = (bits & cc.LOWER) > 0
-        digit = (bits & cc.DIGIT) > 0
-        space = (bits & cc.SPACE) > 0
-        punct = (bits & cc.PUNCT) > 0
-        wordc = letter | digit | ((bits & cc.MARK) > 0)
-        prev_word = np.concatenate([[False], wordc[:-1]])
-        word_start = wordc & ~prev_word
-
-        n_chars = (ends - starts).astype(np.float64)
+        page_langs = list(langs)
+        sw_lang = self.stopwords.table.language_ids(page_langs)[lay.page]
+        ph = self.lexicon.table
+        ph_lang = ph.language_ids(page_langs)[lay.page]
+        tok_slots, tok_index = _token_table()
+        stats, sw, ph_count, ph_cover, ph_cat, tokens, keys = kernels.scan_batch(
+            lay.cp, lay.starts, lay.ends, sw_lang, ph_lang,
+            cc.class_table(), cc.flag_table(), cc.lower_table(),
+            self.stopwords.table.slots, self.stopwords.table.index,
+            *ph.args(), tok_slots, tok_index,
+        )  # fmt: skip
+        st = {name: stats[:, i] for i, name in enumerate(kernels.STAT_NAMES)}
+        n_chars = st["n_chars"]
         denom = np.maximum(n_chars, 1)
-        n_words = seg(word_start)
-        n_letters = seg(letter)
+        n_words = st["n_words"]
+        n_letters = st["letters"]
         feats: dict[str, np.ndarray] = {
             "log_chars": np.log1p(n_chars),
             "n_words": n_words,
-            "mean_word_len": seg(wordc) / np.maximum(n_words, 1),
+            "mean_word_len": st["word_chars"] / np.maximum(n_words, 1),
             "letter_share": n_letters / denom,
-            "digit_share": seg(digit) / denom,
-            "punct_share": seg(punct) / denom,
-            "space_share": seg(space) / denom,
-            "symbol_share": seg((bits & cc.SYMBOL) > 0) / denom,
-            "upper_share": seg(upper) / np.maximum(n_letters, 1),
-            "title_share": seg(word_start & upper) / np.maximum(n_words, 1),
-            "separators": seg(cc.member_mask(cp, cc.SEPARATORS)),
+            "digit_share": st["digits"] / denom,
+            "punct_share": st["punct"] / denom,
+            "space_share": st["space"] / denom,
+            "symbol_share": st["symbol"] / denom,
+            "upper_share": st["upper"] / np.maximum(n_letters, 1),
+            "title_share": st["title_words"] / np.maximum(n_words, 1),
+            "separators": st["separators"],
+            "stopword_count": sw,
+            "stopword_share": sw / np.maximum(n_words, 1),
+            "phrase_count": ph_count,
+            "phrase_cover": ph_cover / denom,
         }
-
-        # First and last significant characters of each line.
-        first_cp, has_first = _first_at(np.flatnonzero(~space), starts, ends, cp)
-        feats["starts_upper"] = (has_first & ((cc.classify(first_cp) & cc.UPPER) > 0)).astype(float)
-        feats["starts_digit"] = (has_first & ((cc.classify(first_cp) & cc.DIGIT) > 0)).astype(float)
-        feats["starts_bullet"] = (has_first & cc.member_mask(first_cp, cc.BULLETS)).astype(float)
-        closers = cc.member_mask(cp, cc.CLOSERS)
-        last_cp, has_last = _last_at(np.flatnonzero(~space & ~closers), starts, ends, cp)
-        terminal_last = has_last & cc.member_mask(last_cp, cc.TERMINAL)
-        feats["ends_terminal"] = terminal_last.astype(float)
-        feats["ends_colon"] = (has_last & (last_cp == ord(":"))).astype(float)
-        last_bits = cc.classify(last_cp)
-        feats["ends_other_punct"] = (
-            has_last & ~terminal_last & ((last_bits & (cc.PUNCT | cc.SYMBOL)) > 0)
-        ).astype(float)
-
-        # Sentence ends: terminal punctuation followed by space, a closer or line end.
-        terminal = cc.member_mask(cp, cc.TERMINAL)
-        nxt_bits = np.concatenate([bits[1:], [cc.SPACE]])
-        nxt_closer = np.concatenate([closers[1:], [False]])
-        prev_lower = np.concatenate([[False], lower[:-1]])
-        feats["sentence_ends"] = seg(terminal & (((nxt_bits & cc.SPACE) > 0) | nxt_closer))
-        feats["glued_sentences"] = seg(terminal & prev_lower & ((nxt_bits & cc.UPPER) > 0))
-
-        feats.update(self._token_features(lay.text, starts, n))
-        runs = self._lang_runs(lay, langs)
-        sw = self._stopword_counts(lay, runs)
-        feats["stopword_count"] = sw
-        feats["stopword_share"] = sw / np.maximum(n_words, 1)
-
-        matches = self.lexicon.match_lines(lay.text, starts, n, runs)
-        feats["phrase_count"] = matches.count
-        feats["phrase_cover"] = matches.covered / denom
-        appeal = np.zeros(n)
+        for name in (
+            "starts_upper", "starts_digit", "starts_bullet", "ends_terminal", "ends_colon",
+            "ends_other_punct", "sentence_ends", "glued_sentences",
+        ):  # fmt: skip
+            feats[name] = st[name]
+        for i, kind in enumerate(kernels.TOKEN_KINDS):
+            feats[f"{kind}_count"] = tokens[:, i]
+        appeal = np.zeros(len(n_chars))
         for i, c in enumerate(self.lexicon.categories):
-            feats[f"phrase_{c}"] = matches.by_category[:, i]
+            feats[f"phrase_{c}"] = ph_cat[:, i]
             if c in cfg.appeal_categories:
-                appeal += matches.by_category[:, i]
+                appeal += ph_cat[:, i]
         feats["appeal_phrase"] = (appeal > 0).astype(float)
         feats["short"] = (n_words <= cfg.short_line_words).astype(float)
         feats["empty"] = (n_words == 0).astype(float)
-        return np.column_stack([feats[name] for name in self.base_names])
+        return np.column_stack([feats[name] for name in self.base_names]), keys
 
-    def _token_features(self, text: str, starts: np.ndarray, n: int) -> dict[str, np.ndarray]:
-        found = [(m.start(), m.lastgroup) for m in _TOKENS.finditer(text)]
-        out = {f"{k}_count": np.zeros(n) for k in _TOKEN_KINDS}
-        if not found:
-            return out
-        pos = np.fromiter((p for p, _ in found), dtype=np.int64, count=len(found))
-        kind_index = {k: i for i, k in enumerate(_TOKEN_KINDS)}
-        kind = np.fromiter((kind_index[k] for _, k in found), dtype=np.int64, count=len(found))
-        line = np.searchsorted(starts, pos, side="right") - 1
-        counts = np.zeros((n, len(_TOKEN_KINDS)))
-        np.add.at(counts, (line, kind), 1.0)
-        for i, k in enumerate(_TOKEN_KINDS):
-            out[f"{k}_count"] = counts[:, i]
-        return out
-
-    @staticmethod
-    def _lang_runs(lay: _Layout, langs: Sequence[str | None]) -> list[tuple[str | None, int, int]]:
-        """(lang, begin, end) text ranges of consecutive pages with the same language."""
-        n = len(lay.starts)
-        first = np.flatnonzero(np.r_[True, lay.page[1:] != lay.page[:-1]])
-        last = np.r_[first[1:], n] - 1
-        page_lang = [langs[pg] for pg in lay.page[first]]
-        runs: list[tuple[str | None, int, int]] = []
-        for k, lang in enumerate(page_lang):
-            if k and lang == page_lang[k - 1]:
-                runs[-1] = (lang, runs[-1][1], int(lay.ends[last[k]]))
-            else:
-                runs.append((lang, int(lay.starts[first[k]]), int(lay.ends[last[k]])))
-        return runs
-
-    def _stopword_counts(
-        self, lay: _Layout, runs: Sequence[tuple[str | None, int, int]]
-    ) -> np.ndarray:
-        """Stopwords per line: one regex substitution per run of same-language pages.
-
-        Each match is replaced by a marker character in C (``re.sub`` with a constant), and
-        markers are counted per line with cumulative sums; no Python code runs per match.
-        """
-        n = len(lay.starts)
-        counts = np.zeros(n)
-        text = lay.text.replace(_MARK, " ") if _MARK in lay.text else lay.text
-        for lang, begin, end in runs:
-            pattern = self.stopwords.pattern(lang, lowercase_input=True) if lang else None
-            if pattern is None:
-                continue
-            cp = cc.code_points(pattern.sub(_MARK, text[begin:end].lower()))
-            breaks = np.flatnonzero(cp == 10)
-            marks = np.concatenate([[0], np.cumsum(cp == 1, dtype=np.int64)])
-            line_start = np.concatenate([[0], breaks + 1])
-            line_end = np.concatenate([breaks, [len(cp)]])
-            first = int(np.searchsorted(lay.starts, begin))
-            counts[first : first + len(line_start)] = marks[line_end] - marks[line_start]
-        return counts
-
-    # -- position, proximity, runs, repetition, page summaries -------------------------
     def _global_features(
-        self, lay: _Layout, base: np.ndarray, langs: Sequence[str | None]
+        self, lay: _Layout, base: np.ndarray, langs: Sequence[str | None], line_keys: np.ndarray
     ) -> np.ndarray:
         cfg = self.config
         col = {name: base[:, i] for i, name in enumerate(self.base_names)}
@@ -393,7 +467,7 @@ class FeatureExtractor:
         noterm_len = np.where(col["ends_terminal"] == 0, noterm_len, 0)
         run_mean_words = _run_mean(col["n_words"], col["short"] > 0, lay)
 
-        rep_count, rep_rank = self._repetition(lay, col["empty"] > 0)
+        rep_count, rep_rank = self._repetition(lay, line_keys, col["empty"] > 0)
 
         def page_mean(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
             wts = np.ones(n) if weights is None else weights
@@ -401,7 +475,7 @@ class FeatureExtractor:
             den = np.bincount(lay.page, weights=wts, minlength=lay.n_pages)
             return (num / np.maximum(den, 1e-9))[lay.page]
 
-        known = np.array([1.0 if lg and self.stopwords.lists.get(lg) else 0.0 for lg in langs])
+        known = (self.stopwords.table.language_ids(list(langs)) >= 0).astype(np.float64)
         feats = [
             _dist_prev(any_phrase, lay.page_start, cap),
             _dist_next(any_phrase, page_end, cap),
@@ -429,26 +503,22 @@ class FeatureExtractor:
         ]
         return np.column_stack(feats).astype(np.float64)
 
-    def _repetition(self, lay: _Layout, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _repetition(
+        lay: _Layout, line_keys: np.ndarray, empty: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """How often each normalised line occurs in its page, and which copy this is."""
-        norm = _DIGITS.sub("0", lay.text.lower())
-        keys = [" ".join(k.split()) for k in norm.split("\n")]
-        ids: dict[str, int] = {}
-        key_id = np.fromiter(
-            (ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=len(keys)
-        )
-        combined = lay.page * (len(ids) + 1) + key_id
-        _, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
-        order = np.argsort(inverse, kind="stable")
-        sorted_inv = inverse[order]
-        group_first = np.r_[0, np.flatnonzero(sorted_inv[1:] != sorted_inv[:-1]) + 1]
-        rank_sorted = np.arange(len(order)) - np.repeat(
-            group_first, np.diff(np.r_[group_first, len(order)])
-        )
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = rank_sorted
-        count = counts[inverse].astype(float)
-        return np.where(empty, 0.0, count), np.where(empty, 0.0, rank.astype(float))
+        order = np.lexsort((np.arange(len(line_keys)), line_keys, lay.page))
+        sk, sp = line_keys[order], lay.page[order]
+        new = np.r_[True, (sk[1:] != sk[:-1]) | (sp[1:] != sp[:-1])]
+        group = np.cumsum(new) - 1
+        first = np.flatnonzero(new)
+        sizes = np.diff(np.r_[first, len(order)])
+        rank = np.empty(len(order), dtype=np.float64)
+        rank[order] = np.arange(len(order)) - first[group]
+        count = np.empty(len(order), dtype=np.float64)
+        count[order] = sizes[group]
+        return np.where(empty, 0.0, count), np.where(empty, 0.0, rank)
 
     def _context_features(self, lay: _Layout, base: np.ndarray) -> np.ndarray:
         """Selected features of the lines at each offset; -1 where the page has no line."""
@@ -464,30 +534,6 @@ class FeatureExtractor:
         if not blocks:
             return np.zeros((n, 0))
         return np.hstack(blocks)
-
-
-def _first_at(
-    candidates: np.ndarray, starts: np.ndarray, ends: np.ndarray, cp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Code point of the first candidate position inside each line, and whether one exists."""
-    k = np.searchsorted(candidates, starts)
-    kc = np.minimum(k, max(len(candidates) - 1, 0))
-    if len(candidates) == 0:
-        return np.zeros(len(starts), dtype=np.uint32), np.zeros(len(starts), dtype=bool)
-    ok = (k < len(candidates)) & (candidates[kc] < ends)
-    return np.where(ok, cp[candidates[kc]], 0).astype(np.uint32), ok
-
-
-def _last_at(
-    candidates: np.ndarray, starts: np.ndarray, ends: np.ndarray, cp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Code point of the last candidate position inside each line, and whether one exists."""
-    if len(candidates) == 0:
-        return np.zeros(len(starts), dtype=np.uint32), np.zeros(len(starts), dtype=bool)
-    k = np.searchsorted(candidates, ends) - 1
-    kc = np.maximum(k, 0)
-    ok = (k >= 0) & (candidates[kc] >= starts)
-    return np.where(ok, cp[candidates[kc]], 0).astype(np.uint32), ok
 
 
 def _dist_prev(mask: np.ndarray, page_start: np.ndarray, cap: int) -> np.ndarray:

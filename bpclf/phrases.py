@@ -2,24 +2,27 @@
 
 The lexicon is a TSV file (``phrase<TAB>lang<TAB>category``, ``#`` comments) that users
 extend by hand or with mined phrases. All phrases of all languages are compiled into one
-case-insensitive pattern and matched in one pass over a whole batch of lines; per line
-we get the number of matches, the characters they cover and the matches per category.
+hash table of word sequences (:class:`PhraseTable`) and matched by compiled code in one
+pass over a whole batch of lines (:mod:`bpclf.kernels`); per line we get the number of
+matches, the characters they cover and the matches per category. Phrases match whole
+words, case-insensitively; the gaps between their words must be the same (any run of
+spaces for a space, or the same punctuation: "e-mail" does not match "e mail").
 A trained model stores the lexicon it was trained with, so predictions never depend on
 a file that changed after training.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from bpclf import charclass as cc
+from bpclf import kernels
 from bpclf.errors import DataError
-from bpclf.wordlists import compile_word_list, normalise_phrase
 
 HEADER = ("phrase", "lang", "category")
 
@@ -38,7 +41,6 @@ class Lexicon:
     """An immutable list of (phrase, lang, category) entries."""
 
     entries: tuple[tuple[str, str, str], ...]
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[str]]) -> Lexicon:
@@ -91,68 +93,132 @@ class Lexicon:
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted({lang for _, lang, _ in self.entries} - {"*"}))
 
-    def pattern(self, lang: str | None, *, lowercase_input: bool = False) -> re.Pattern[str] | None:
-        """The pattern for pages in ``lang``: its phrases plus the ``*`` ones.
-
-        Phrases of other languages are left out, so that a word that is an appeal in one
-        language ("don" in French) does not fire on another's prose. Pages of unknown or
-        uncovered language get every phrase.
-        """
-        code = lang if lang in self.languages else None
-        key = (code, lowercase_input)
-        if key not in self._cache:
-            self._cache[key] = compile_word_list(
-                (p for p, lg, _ in self.entries if code is None or lg in (code, "*")),
-                lowercase_input=lowercase_input,
-            )
-        return self._cache[key]
-
     @cached_property
-    def _category_of(self) -> dict[str, int]:
-        index = {c: i for i, c in enumerate(self.categories)}
-        out: dict[str, int] = {}
-        for phrase, _, category in self.entries:
-            out.setdefault(phrase.casefold(), index[category])
-        return out
+    def table(self) -> PhraseTable:
+        """The compiled matcher of this lexicon (built once, then shared by all batches)."""
+        return PhraseTable.build(self)
 
     def match_lines(
-        self,
-        text: str,
-        starts: np.ndarray,
-        n_lines: int,
-        runs: Sequence[tuple[str | None, int, int]] | None = None,
+        self, lines: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> PhraseMatches:
-        """Match against ``text``: the lines joined by ``\\n``, line i starting at ``starts[i]``.
+        """Match every line; ``langs[i]`` is line i's page language (None: unknown).
 
-        ``runs`` are (lang, begin, end) character ranges of same-language pages; each is
-        matched with one pass of that language's pattern. Match positions are mapped to
-        lines with a binary search over the line offsets.
+        Phrases of other languages are left out, so that a word that is an appeal in one
+        language ("don" in French) does not fire on another's prose; lines of unknown or
+        uncovered languages get every phrase.
         """
-        n_cat = len(self.categories)
-        count = np.zeros(n_lines, dtype=np.float64)
-        covered = np.zeros(n_lines, dtype=np.float64)
-        by_cat = np.zeros((n_lines, max(n_cat, 1)), dtype=np.float64)
-        if runs is None:
-            runs = [(None, 0, len(text))]
-        spans: list[tuple[int, int]] = []
-        lowered = text.lower()
-        fast = len(lowered) == len(text)  # lower() keeps offsets for almost all text
-        for lang, begin, end in runs:
-            pattern = self.pattern(lang, lowercase_input=fast)
-            if pattern is not None:
-                target = lowered if fast else text
-                spans.extend(m.span() for m in pattern.finditer(target, begin, end))
-        if not spans:
-            return PhraseMatches(count, covered, by_cat[:, :n_cat])
-        pos = np.array(spans, dtype=np.int64)
-        line = np.searchsorted(starts, pos[:, 0], side="right") - 1
-        lookup = self._category_of
-        cats = np.fromiter(
-            (lookup.get(normalise_phrase(text[a:b]).casefold(), 0) for a, b in spans),
-            dtype=np.int64,
-            count=len(spans),
+        cp, starts, ends = cc.layout(lines)
+        line_lang = self.table.language_ids(langs if langs is not None else [None] * len(lines))
+        return self.table.match(cp, starts, ends, line_lang)
+
+
+@dataclass(frozen=True, eq=False)
+class PhraseTable:
+    """A lexicon as a hash table of word-sequence keys (see :mod:`bpclf.kernels`).
+
+    Every prefix of every phrase is a key, so the matcher can stop extending a candidate
+    as soon as no phrase continues it. Entry t is a whole phrase when ``is_phrase[t]``;
+    then ``category[t]`` is the category of its first lexicon entry and its languages are
+    ``langs[lang_ptr[t]:lang_ptr[t + 1]]`` (ids into ``languages``, -1 for ``*``).
+    """
+
+    slots: np.ndarray
+    index: np.ndarray
+    is_phrase: np.ndarray
+    category: np.ndarray
+    lang_ptr: np.ndarray
+    langs: np.ndarray
+    languages: tuple[str, ...]
+    n_categories: int
+    max_words: int
+
+    @classmethod
+    def build(cls, lexicon: Lexicon) -> PhraseTable:
+        phrases = [p for p, _, _ in lexicon.entries]
+        max_words = 1
+        keys = np.zeros((0, 1), dtype=np.uint64)
+        n_words = np.zeros(0, dtype=np.int64)
+        if phrases:
+            cp, starts, ends = cc.layout(phrases)
+            tables = (cc.class_table(), cc.lower_table())
+            _, n_words = kernels.word_sequence_keys(cp, starts, ends, *tables, 1)
+            max_words = max(1, int(n_words.max()))
+            keys, n_words = kernels.word_sequence_keys(cp, starts, ends, *tables, max_words)
+        prefix_keys = np.unique(keys[keys != 0])
+        slots, index = kernels.build_table(prefix_keys)
+        where = {int(k): t for t, k in enumerate(prefix_keys)}
+        languages = lexicon.languages
+        lang_id = {lang: i for i, lang in enumerate(languages)}
+        cat_id = {c: i for i, c in enumerate(lexicon.categories)}
+        n = len(prefix_keys)
+        is_phrase = np.zeros(n, dtype=np.bool_)
+        category = np.zeros(n, dtype=np.int64)
+        entry_langs: list[set[int]] = [set() for _ in range(n)]
+        for row, (_, lang, cat) in enumerate(lexicon.entries):
+            if n_words[row] == 0:  # no word characters: can never match a word sequence
+                continue
+            t = where[int(keys[row, n_words[row] - 1])]
+            if not is_phrase[t]:
+                is_phrase[t] = True
+                category[t] = cat_id[cat]
+            entry_langs[t].add(lang_id.get(lang, -1))
+        lang_ptr = np.zeros(n + 1, dtype=np.int64)
+        lang_ptr[1:] = np.cumsum([len(x) for x in entry_langs])
+        langs = np.array([g for x in entry_langs for g in sorted(x)], dtype=np.int64)
+        return cls(
+            slots,
+            index,
+            is_phrase,
+            category,
+            lang_ptr,
+            langs,
+            languages,
+            len(lexicon.categories),
+            max_words,
         )
-        count += np.bincount(line, minlength=n_lines)
-        covered += np.bincount(line, weights=pos[:, 1] - pos[:, 0], minlength=n_lines)
-        np.add.at(by_cat, (line, cats), 1.0)
-        return PhraseMatches(count, covered, by_cat[:, :n_cat])
+
+    def language_ids(self, langs: Sequence[str | None]) -> np.ndarray:
+        """Lexicon-language id per item (-1: unknown or not in the lexicon: every phrase)."""
+        ids = {lang: i for i, lang in enumerate(self.languages)}
+        return np.array([ids.get(lang, -1) for lang in langs], dtype=np.int64)
+
+    def args(self) -> tuple:
+        """The table arrays in the order the kernels take them."""
+        return (
+            self.slots,
+            self.index,
+            self.is_phrase,
+            self.category,
+            self.lang_ptr,
+            self.langs,
+            self.n_categories,
+            self.max_words,
+        )
+
+    def match(
+        self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray, line_lang: np.ndarray
+    ) -> PhraseMatches:
+        slots, index, is_phrase, category, lang_ptr, langs, n_cat, max_words = self.args()
+        count, covered, by_cat = kernels.phrase_matches(
+            cp,
+            starts,
+            ends,
+            line_lang,
+            cc.class_table(),
+            cc.lower_table(),
+            slots,
+            index,
+            is_phrase,
+            category,
+            lang_ptr,
+            langs,
+            n_cat,
+            max_words,
+        )
+        return PhraseMatches(count, covered, by_cat)
+
+
+def normalise_phrase(text: str) -> str:
+    """The lexicon form of a phrase: lower-case, typographic apostrophe as ', whitespace
+    collapsed."""
+    return " ".join(text.lower().replace("’", "'").split())

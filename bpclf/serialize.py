@@ -1,4 +1,4 @@
-"""Safe model files: tree arrays in an ``.npz`` container, evaluated by pure numpy.
+"""Safe model files: tree arrays in an ``.npz`` container, evaluated by bpclf's own code.
 
 A model artifact is a single file that users download and pass around, so loading a
 file from an untrusted source must never execute code or crash the interpreter. That
@@ -6,7 +6,8 @@ rules out pickle and joblib (unpickling runs arbitrary code), and skops refuses
 sklearn's ``TreePredictor`` because crafted node arrays would make its Cython code read
 out of bounds. Instead we store only plain numeric arrays plus two small JSON blobs, load
 them with ``allow_pickle=False``, check every invariant the evaluator relies on
-(:meth:`TreeEnsemble.validate`), and predict with a pure-numpy tree walker. Prediction
+(:meth:`TreeEnsemble.validate`), and predict with bpclf's own compiled tree walker
+(:func:`bpclf.kernels.tree_scores`), which relies on exactly those invariants. Prediction
 never rebuilds sklearn objects, so the file format does not depend on sklearn internals
 and keeps working across sklearn upgrades.
 
@@ -50,9 +51,6 @@ MAX_NODES = 50_000_000
 MAX_TREE_DEPTH = 4096
 #: Refuse absurd feature counts (``feature_importances`` allocates ``n_features`` floats).
 MAX_FEATURES = 10_000_000
-#: Target number of (row, tree) cells per prediction batch (fits in CPU cache; measured
-#: ~4x faster than 8192-row batches on a 200-tree ensemble).
-_CELLS_PER_BATCH = 256 * 1024
 #: Zip-bomb guard: total uncompressed size the members of a model file may claim.
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 
@@ -189,62 +187,26 @@ class TreeEnsemble:
 
     # ------------------------------------------------------------------ prediction
 
-    def decision_function(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Raw scores (log-odds of class 1), shape (n_rows,).
 
-        Walks all trees at once for a batch of rows: a (rows x trees) grid of node
-        pointers starts at the roots and moves one level down per step, at most
-        ``max_depth`` steps. Pointers that reached a leaf drop out of the active set, so
-        the work is proportional to the path lengths actually taken. Batches hold at most
-        ``batch_size`` rows and about ``_CELLS_PER_BATCH`` (row, tree) cells, which keeps
-        the working set in cache. Only safe on a validated ensemble: validation
-        guarantees every gathered index is in bounds and every walk ends in a leaf.
+        Each row walks every tree from its root to a leaf in compiled code
+        (:func:`bpclf.kernels.tree_scores`); leaf values are added tree by tree in order,
+        as sklearn does, so the scores match sklearn's bit for bit. Only safe on a
+        validated ensemble: validation guarantees every index is in bounds and every
+        walk ends in a leaf.
         """
-        X = self._check_X(X)
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        n_rows, n_trees = X.shape[0], self.n_trees
-        rows_per_batch = max(1, min(batch_size, _CELLS_PER_BATCH // n_trees))
-        # children[2 * i] is the left child of node i, children[2 * i + 1] the right one,
-        # so the next node is a single gather at 2 * node + go_right.
-        children = np.empty(2 * self.n_nodes, dtype=np.intp)
-        children[0::2] = self.left
-        children[1::2] = self.right
-        feature = self.feature.astype(np.intp)
-        roots = self.roots.astype(np.intp)
-        out = np.empty(n_rows, dtype=np.float64)
-        for start in range(0, n_rows, rows_per_batch):
-            xb = np.ascontiguousarray(X[start : start + rows_per_batch])
-            m = xb.shape[0]
-            x_flat = xb.ravel()
-            cur = np.tile(roots, m)  # cell r * n_trees + t: node pointer of row r, tree t
-            row_base = np.repeat(np.arange(m, dtype=np.intp) * self.n_features, n_trees)
-            active = np.flatnonzero(~self.is_leaf[cur])
-            for _ in range(self.max_depth):
-                if active.size == 0:
-                    break
-                node = cur[active]
-                x = x_flat[row_base[active] + feature[node]]
-                # sklearn's rule: NaN follows missing_left, otherwise x <= threshold goes
-                # left (so +inf goes left of a +inf "split on NaN" threshold).
-                go_right = ~(x <= self.threshold[node])
-                nan = np.isnan(x)
-                if nan.any():
-                    go_right[nan] = ~self.missing_left[node[nan]]
-                node = children[2 * node + go_right]
-                cur[active] = node
-                active = active[~self.is_leaf[node]]
-            leaf_values = self.value[cur].reshape(m, n_trees)
-            # Add tree by tree in order, as sklearn does, so results match bit for bit.
-            acc = np.full(m, self.baseline, dtype=np.float64)
-            for t in range(n_trees):
-                acc += leaf_values[:, t]
-            out[start : start + m] = acc
-        return out
+        from bpclf.kernels import tree_scores
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        X = np.ascontiguousarray(self._check_X(X))
+        return tree_scores(
+            X, self.feature, self.threshold, self.missing_left, self.left, self.right,
+            self.is_leaf, self.value, self.roots, float(self.baseline),
+        )  # fmt: skip
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) per row, shape (n_rows,): the logistic sigmoid of the raw score."""
-        raw = self.decision_function(X, batch_size=batch_size)
+        raw = self.decision_function(X)
         with np.errstate(over="ignore"):  # exp overflow -> inf -> probability 0.0, correct
             return 1.0 / (1.0 + np.exp(-raw))
 

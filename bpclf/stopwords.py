@@ -7,17 +7,17 @@ signals, and the same lists give a fast language guess when a page has no ``lang
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bpclf.errors import DataError
-from bpclf.wordlists import compile_word_list
+import numpy as np
 
-_WORD = re.compile(r"\w+")
+from bpclf import charclass as cc
+from bpclf import kernels
+from bpclf.errors import DataError
 
 
 def read_stopword_dir(path: str | Path) -> dict[str, list[str]]:
@@ -36,12 +36,26 @@ def read_stopword_dir(path: str | Path) -> dict[str, list[str]]:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class StopwordTable:
+    """All stopword lists in one hash table of word keys salted with the language id
+    (the position of the language in ``languages``; see :mod:`bpclf.kernels`)."""
+
+    slots: np.ndarray
+    index: np.ndarray
+    languages: tuple[str, ...]
+
+    def language_ids(self, langs: Sequence[str | None]) -> np.ndarray:
+        """Language id per item; -1 for no language or one without a list."""
+        ids = {lang: i for i, lang in enumerate(self.languages)}
+        return np.array([ids.get(lang, -1) for lang in langs], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Stopwords:
-    """Stopword lists per language, with compiled matchers and a language guesser."""
+    """Stopword lists per language, with their compiled table and a language guesser."""
 
     lists: Mapping[str, tuple[str, ...]]
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, lists: Mapping[str, Any]) -> Stopwords:
@@ -51,30 +65,55 @@ class Stopwords:
         return {lang: list(words) for lang, words in self.lists.items()}
 
     @cached_property
-    def _sets(self) -> dict[str, frozenset[str]]:
-        return {lang: frozenset(words) for lang, words in self.lists.items()}
+    def table(self) -> StopwordTable:
+        languages = tuple(lang for lang, words in self.lists.items() if words)
+        words = [w for lang in languages for w in self.lists[lang]]
+        salts = np.array(
+            [i for i, lang in enumerate(languages) for _ in self.lists[lang]], dtype=np.int64
+        )
+        cp, starts, ends = cc.layout(words)
+        keys = kernels.word_keys(cp, starts, ends, cc.class_table(), cc.lower_table(), salts)
+        slots, index = kernels.build_table(keys[keys != 0])
+        return StopwordTable(slots, index, languages)
 
-    def pattern(self, lang: str, *, lowercase_input: bool = False) -> re.Pattern[str] | None:
-        """One compiled pattern matching any stopword of ``lang`` (None if unknown).
+    def count(self, lines: Sequence[str], langs: Sequence[str | None]) -> np.ndarray:
+        """Stopwords of ``langs[i]`` among the words of ``lines[i]``."""
+        cp, starts, ends = cc.layout(lines)
+        return self.count_at(cp, starts, ends, self.table.language_ids(langs))
 
-        ``lowercase_input``: the faster case-sensitive variant, for lower-cased text.
-        """
-        key = (lang, lowercase_input)
-        if key not in self._cache:
-            words = self.lists.get(lang)
-            self._cache[key] = (
-                compile_word_list(words, lowercase_input=lowercase_input) if words else None
-            )
-        return self._cache[key]
+    def _hits(self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """(n_ranges, n_languages) stopword hits of every language in each text range."""
+        t = self.table
+        if not t.languages:
+            return np.zeros((len(starts), 0), dtype=np.int64)
+        tables = (cc.class_table(), cc.lower_table(), t.slots, t.index)
+        return kernels.stopword_hits(cp, starts, ends, *tables, len(t.languages))
+
+    def count_at(
+        self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray, lang_ids: np.ndarray
+    ) -> np.ndarray:
+        """Stopwords of language ``lang_ids[i]`` in text range [starts[i], ends[i]) of the
+        code points ``cp`` (0 where the id is -1)."""
+        hits = self._hits(cp, starts, ends)
+        if hits.shape[1] == 0:
+            return np.zeros(len(starts))
+        picked = hits[np.arange(len(starts)), np.maximum(lang_ids, 0)]
+        return np.where(lang_ids >= 0, picked, 0).astype(np.float64)
+
+    def guess_at(
+        self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, min_hits: int = 3
+    ) -> list[str | None]:
+        """The language of each text range: the one whose stopwords occur most there
+        (ties: the first in alphabetical order), or None below ``min_hits``."""
+        hits = self._hits(cp, starts, ends)
+        if hits.shape[1] == 0:
+            return [None] * len(starts)
+        best = hits.argmax(axis=1)
+        ok = hits[np.arange(len(starts)), best] >= max(min_hits, 1)
+        langs = self.table.languages
+        return [langs[b] if good else None for b, good in zip(best, ok, strict=True)]
 
     def guess_language(self, text: str, *, min_hits: int = 3) -> str | None:
-        """The language whose stopwords cover most tokens of ``text`` (None if too few)."""
-        tokens = _WORD.findall(text.lower())
-        if not tokens:
-            return None
-        best, best_hits = None, 0
-        for lang, words in self._sets.items():
-            hits = sum(1 for t in tokens if t in words)
-            if hits > best_hits:
-                best, best_hits = lang, hits
-        return best if best_hits >= min_hits else None
+        """The language whose stopwords cover most words of ``text`` (None if too few)."""
+        cp, starts, ends = cc.layout([text])
+        return self.guess_at(cp, starts, ends, min_hits=min_hits)[0]

@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 
 from bpclf.errors import DataError
-from bpclf.phrases import Lexicon
+from bpclf.phrases import Lexicon, normalise_phrase
 from bpclf.resources import configs_dir
 
 LEX = Lexicon.from_rows(
@@ -17,11 +16,8 @@ LEX = Lexicon.from_rows(
 )
 
 
-def _match(lines, runs=None):
-    text = "\n".join(lines)
-    lens = np.array([len(x) for x in lines])
-    starts = np.cumsum(lens + 1) - (lens + 1)
-    return LEX.match_lines(text, starts, len(lines), runs)
+def _match(lines, langs=None):
+    return LEX.match_lines(lines, langs)
 
 
 def test_matches_whole_words_case_insensitive_across_spaces():
@@ -33,19 +29,38 @@ def test_matches_whole_words_case_insensitive_across_spaces():
     assert m.by_category[2, cats.index("appeal")] == 1
 
 
+def test_longest_phrase_wins_and_words_stay_whole():
+    lex = Lexicon.from_rows(
+        [("sign", "en", "ui"), ("sign in", "en", "account"), ("sign up", "en", "account"),
+         ("in", "en", "nav"), ("e-mail", "en", "subscribe")]
+    )  # fmt: skip
+    m = lex.match_lines(["Sign in, signing, sign\tup, in", "E-Mail me", "e mail", "email"])
+    assert m.count.tolist() == [3, 1, 0, 0]  # "Sign in", "sign\tup", "in"; gaps must agree
+    assert m.covered[0] == len("Sign in") + len("sign\tup") + len("in")
+    cats = list(lex.categories)
+    assert m.by_category[0, cats.index("account")] == 2
+    assert m.by_category[0, cats.index("ui")] == 0
+
+
+def test_phrases_do_not_cross_lines():
+    lex = Lexicon.from_rows([("read more", "en", "nav")])
+    assert lex.match_lines(["read", "more", "read more"]).count.tolist() == [0, 0, 1]
+
+
+def test_normalise_phrase():
+    assert normalise_phrase("  Don’t   Miss ") == "don't miss"
+
+
 def test_phrases_of_other_languages_do_not_fire():
     lines = ["Don Quijote read the newsletter", "un don pour nous"]
-    text_len = len(lines[0])
-    runs = [("en", 0, text_len), ("fr", text_len + 1, text_len + 1 + len(lines[1]))]
-    m = _match(lines, runs)
+    m = _match(lines, ["en", "fr"])
     assert m.count.tolist() == [1, 1]  # 'newsletter' (any language) and French 'don'
     m_all = _match(lines)  # unknown language: every phrase
     assert m_all.count.tolist() == [2, 1]
 
 
 def test_typographic_apostrophe_matches():
-    runs = [("fr", 0, 20)]
-    assert _match(["J’accepte"], runs).count.tolist() == [1]
+    assert _match(["J’accepte", "j'accepte", "J accepte"], ["fr"] * 3).count.tolist() == [1, 1, 0]
 
 
 def test_lexicon_file_round_trip_and_errors(tmp_path):

@@ -33,6 +33,7 @@ def test_required_languages_present():
     assert all(len(words) >= 100 for words in SW.lists.values())
 
 
-def test_pattern_counts_whole_words():
-    pat = SW.pattern("en")
-    assert pat.findall("The theory of THE Othello, theirs") == ["The", "of", "THE", "theirs"]
+def test_counts_whole_words_of_the_page_language():
+    lines = ["The theory of THE Othello, theirs", "Der Hund und die Katze", "the_end of"]
+    assert SW.count(lines, ["en", "en", "en"]).tolist() == [4, 0, 1]  # the, of, THE, theirs
+    assert SW.count(lines, ["de", "de", None]).tolist() == [0, 3, 0]  # no language: none

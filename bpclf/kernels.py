@@ -1,0 +1,1031 @@
+"""Compiled inner loops: one pass over the code points of a whole batch of lines.
+
+Feature extraction and tree evaluation are the hot path of ``bpclf predict`` over
+billions of lines. Doing them as numpy passes plus a dozen regex scans cost ~90 µs per
+line; here they are plain loops compiled by numba (``cache=True``: compiled once per
+installation, then loaded from the cache), so every character is looked at a handful of
+times and no Python code runs per line, word or match.
+
+What is computed per line:
+
+* character statistics (:data:`STAT_NAMES`): counts of letters, digits, ... and the
+  first/last significant character, sentence ends, glued sentences;
+* words (maximal runs of letters, digits and combining marks), hashed after lower-casing
+  (64-bit FNV-1a over code points) and matched against open-addressing hash tables:
+  stopwords of the page language, and lexicon phrases as word sequences (the gaps between
+  words are part of the key: a run of spaces, ``-`` or an apostrophe), longest match
+  first, non-overlapping, left to right;
+* tokens (URL, e-mail, date, time, phone, currency, "N comments"), found by a scanner
+  that follows the leftmost-first semantics of the regex alternation it replaced
+  (documented in :func:`_token_at`);
+* a key of the normalised line (lower-case, digit runs as ``0``, spaces collapsed) for
+  "this line already occurred on the page".
+
+Tables are built by :func:`build_table` from keys computed by the same code
+(:func:`word_sequence_keys`), so Python and the kernels can never disagree about a hash.
+All arithmetic on hashes is uint64 and wraps; everything is deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Character class bits (same values as bpclf.charclass).
+LETTER = 1
+UPPER = 2
+LOWER = 4
+DIGIT = 8
+SPACE = 16
+PUNCT = 32
+SYMBOL = 64
+MARK = 128
+
+# Flag bits of the second per-code-point table (bpclf.charclass.flag_table).
+F_SEP = 1  # menu / breadcrumb separators
+F_BULLET = 2  # bullets when they start a line
+F_CLOSER = 4  # closing quotes / brackets (skipped when looking for the last character)
+F_TERM = 8  # sentence-final punctuation
+F_DEC = 16  # decimal digit (regex \d)
+F_CURRENCY = 32  # currency symbol of the token scanner
+
+_OFFSET = np.uint64(0xCBF29CE484222325)
+_PRIME = np.uint64(0x100000001B3)
+_GAP_SALT = np.uint64(0x9E3779B97F4A7C15)
+_SET_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
+_ONE = np.uint64(1)
+
+#: Columns of the character-statistics block returned by :func:`scan_batch`.
+STAT_NAMES = (
+    "n_chars",
+    "n_words",
+    "word_chars",
+    "letters",
+    "digits",
+    "punct",
+    "space",
+    "symbol",
+    "upper",
+    "title_words",
+    "separators",
+    "starts_upper",
+    "starts_digit",
+    "starts_bullet",
+    "ends_terminal",
+    "ends_colon",
+    "ends_other_punct",
+    "sentence_ends",
+    "glued_sentences",
+)
+N_STATS = len(STAT_NAMES)
+
+#: Token kinds, in the order the scanner tries them at each position.
+TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
+
+#: Word-set ids of the token scanner's table (see bpclf.features._token_words).
+SET_MONTH, SET_TLD, SET_CURRENCY, SET_COUNT, SET_COUNT_PREFIX = 1, 2, 3, 4, 5
+#: Lengths (in characters) of the prefixes in SET_COUNT_PREFIX ("комментари", "ответ").
+COUNT_PREFIX_LENGTHS = np.array([5, 10], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+@njit(cache=True)
+def _mix(h, v):
+    return (h ^ v) * _PRIME
+
+
+@njit(cache=True)
+def _salted(h, salt):
+    """Key of ``h`` inside a numbered set or language (0 is reserved for empty slots)."""
+    k = _mix(_mix(_OFFSET, h), np.uint64(salt) * _SET_SALT + _ONE)
+    return k if k != 0 else _ONE
+
+
+@njit(cache=True)
+def build_table(keys):
+    """Open-addressing table (power-of-two size, linear probing) of nonzero uint64 keys.
+
+    Returns (slots, index): ``slots[s]`` is a key or 0, ``index[s]`` the position of that
+    key in ``keys`` (first occurrence), -1 for empty slots.
+    """
+    size = 16
+    while size < 2 * len(keys) + 1:
+        size *= 2
+    slots = np.zeros(size, dtype=np.uint64)
+    index = np.full(size, -1, dtype=np.int64)
+    mask = np.uint64(size - 1)
+    for i in range(len(keys)):
+        k = keys[i]
+        s = np.int64(k & mask)
+        while slots[s] != 0 and slots[s] != k:
+            s = (s + 1) & (size - 1)
+        if slots[s] == 0:
+            slots[s] = k
+            index[s] = i
+    return slots, index
+
+
+@njit(cache=True)
+def _lookup(slots, index, k):
+    """Position (in the keys the table was built from) of ``k``, or -1."""
+    mask = np.uint64(len(slots) - 1)
+    s = np.int64(k & mask)
+    while slots[s] != 0:
+        if slots[s] == k:
+            return index[s]
+        s = (s + 1) & (len(slots) - 1)
+    return -1
+
+
+# --------------------------------------------------------------------- code points
+
+
+@njit(cache=True)
+def _cls(cls_table, c):
+    if c < 0x10000:
+        return cls_table[c]
+    if 0x20000 <= c < 0x40000:  # CJK extensions: letters; everything else up there: symbols
+        return LETTER
+    return SYMBOL
+
+
+@njit(cache=True)
+def _flg(flag_table, c):
+    return flag_table[c] if c < 0x10000 else 0
+
+
+@njit(cache=True)
+def _low(lower_table, c):
+    return lower_table[c] if c < 0x10000 else c
+
+
+@njit(cache=True)
+def _is_word(b):
+    return (b & (LETTER | DIGIT | MARK)) != 0
+
+
+@njit(cache=True)
+def _in_word(cls_table, c):
+    """Characters of the words that stopwords and phrases are matched on: letters,
+    digits, combining marks and the underscore ("use_only_cookies" is one word)."""
+    return c == 95 or _is_word(_cls(cls_table, c))
+
+
+@njit(cache=True)
+def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
+    """Words of line [s, e): fills the arrays, returns their number.
+
+    ``gap_hash[j]`` is the key of the gap between word j and j+1 (whitespace runs count
+    as one space, the apostrophe ’ as '); 0 when there is no next word.
+    """
+    n = 0
+    i = s
+    while i < e:
+        if not _in_word(cls_table, cp[i]):
+            i += 1
+            continue
+        h = _OFFSET
+        j = i
+        while j < e and _in_word(cls_table, cp[j]):
+            h = _mix(h, np.uint64(_low(lower_table, cp[j])))
+            j += 1
+        w_start[n] = i
+        w_end[n] = j
+        w_hash[n] = h
+        n += 1
+        i = j
+    for k in range(n):
+        if k + 1 == n:
+            gap_hash[k] = 0
+            continue
+        g = _GAP_SALT
+        in_space = False
+        for p in range(w_end[k], w_start[k + 1]):
+            c = cp[p]
+            if (_cls(cls_table, c) & SPACE) != 0:
+                in_space = True
+                continue
+            if in_space:
+                g = _mix(g, np.uint64(32))
+                in_space = False
+            if c == 0x2019:
+                c = 39
+            g = _mix(g, np.uint64(c))
+        if in_space:
+            g = _mix(g, np.uint64(32))
+        gap_hash[k] = g
+    return n
+
+
+@njit(cache=True)
+def _extend(key, gap, word):
+    """Key of a word sequence after appending ``gap`` and ``word``."""
+    return _mix(_mix(key, gap), word)
+
+
+@njit(cache=True)
+def word_sequence_keys(cp, starts, ends, cls_table, lower_table, max_words):
+    """Keys of every prefix (1..max_words words) of each line, for building tables.
+
+    Returns (keys, n_words): ``keys[i, k-1]`` is the key of the first k words of line i
+    (0 beyond its length), ``n_words[i]`` its number of words.
+    """
+    n = len(starts)
+    keys = np.zeros((n, max_words), dtype=np.uint64)
+    n_words = np.zeros(n, dtype=np.int64)
+    size = max(len(cp), 1)
+    w_start = np.empty(size, dtype=np.int64)
+    w_end = np.empty(size, dtype=np.int64)
+    w_hash = np.empty(size, dtype=np.uint64)
+    gap_hash = np.empty(size, dtype=np.uint64)
+    for i in range(n):
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        n_words[i] = m
+        key = _mix(_OFFSET, w_hash[0]) if m else _OFFSET
+        for k in range(min(m, max_words)):
+            if k:
+                key = _extend(key, gap_hash[k - 1], w_hash[k])
+            keys[i, k] = key if key != 0 else _ONE
+    return keys, n_words
+
+
+@njit(cache=True)
+def word_keys(cp, starts, ends, cls_table, lower_table, salts):
+    """Salted keys of single-word lines (stopword lists, token word sets).
+
+    Line i must be one word; its key is its hash salted with ``salts[i]`` (the language or
+    set id). Lines that are not exactly one word get key 0 (callers drop them).
+    """
+    n = len(starts)
+    out = np.zeros(n, dtype=np.uint64)
+    size = max(len(cp), 1)
+    w_start = np.empty(size, dtype=np.int64)
+    w_end = np.empty(size, dtype=np.int64)
+    w_hash = np.empty(size, dtype=np.uint64)
+    gap_hash = np.empty(size, dtype=np.uint64)
+    for i in range(n):
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        if m == 1:
+            out[i] = _salted(w_hash[0], salts[i])
+    return out
+
+
+@njit(cache=True)
+def _word_hash(cp, a, b, lower_table):
+    """Hash of the lower-cased code points [a, b): a word's key before salting."""
+    h = _OFFSET
+    for p in range(a, b):
+        h = _mix(h, np.uint64(_low(lower_table, cp[p])))
+    return h
+
+
+# -------------------------------------------------------------------------- tokens
+
+
+@njit(cache=True)
+def _rx_w(cls_table, c):
+    """Python regex \\w: letters, digits (any numeric) and the underscore."""
+    return (_cls(cls_table, c) & (LETTER | DIGIT)) != 0 or c == 95
+
+
+@njit(cache=True)
+def _word_end(cp, p, e, cls_table):
+    """End of the regex-\\w run starting at p."""
+    q = p
+    while q < e and _rx_w(cls_table, cp[q]):
+        q += 1
+    return q
+
+
+@njit(cache=True)
+def _in_set(cp, a, b, lower_table, slots, index, set_id):
+    return _lookup(slots, index, _salted(_word_hash(cp, a, b, lower_table), set_id)) >= 0
+
+
+@njit(cache=True)
+def _dec_run(cp, p, e, flag_table):
+    q = p
+    while q < e and (_flg(flag_table, cp[q]) & F_DEC) != 0:
+        q += 1
+    return q
+
+
+@njit(cache=True)
+def _hspace(cls_table, c):
+    return (_cls(cls_table, c) & SPACE) != 0
+
+
+@njit(cache=True)
+def _email_local(cls_table, c):
+    return _rx_w(cls_table, c) or c == 46 or c == 43 or c == 45
+
+
+@njit(cache=True)
+def _email(cp, p, s, e, cls_table):
+    # (?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+
+    if not _email_local(cls_table, cp[p]) or (p > s and _email_local(cls_table, cp[p - 1])):
+        return -1
+    q = p
+    while q < e and _email_local(cls_table, cp[q]):
+        q += 1
+    if q >= e or cp[q] != 64:
+        return -1
+    r = q + 1
+    while r < e and (_rx_w(cls_table, cp[r]) or cp[r] == 45):
+        r += 1
+    if r == q + 1 or r >= e or cp[r] != 46:
+        return -1
+    t = r + 1
+    while t < e and (_rx_w(cls_table, cp[t]) or cp[t] == 46 or cp[t] == 45):
+        t += 1
+    return t if t > r + 1 else -1
+
+
+@njit(cache=True)
+def _starts_with(cp, p, e, lower_table, lit):
+    if p + len(lit) > e:
+        return False
+    for k in range(len(lit)):
+        if _low(lower_table, cp[p + k]) != lit[k]:
+            return False
+    return True
+
+
+_HTTP = np.array([ord(c) for c in "http://"], dtype=np.uint32)
+_HTTPS = np.array([ord(c) for c in "https://"], dtype=np.uint32)
+_WWW = np.array([ord(c) for c in "www."], dtype=np.uint32)
+
+
+@njit(cache=True)
+def _url(cp, p, s, e, cls_table, lower_table, slots, index):
+    # (?:https?://|www\.)\S+
+    for lit in (_HTTP, _HTTPS, _WWW):
+        if _starts_with(cp, p, e, lower_table, lit):
+            q = p + len(lit)
+            r = q
+            while r < e and not _hspace(cls_table, cp[r]):
+                r += 1
+            if r > q:
+                return r
+    # (?<![\w-])[\w-]+\.(?:TLD)\b(?:/\S*)?
+    c = cp[p]
+    if not (_rx_w(cls_table, c) or c == 45):
+        return -1
+    if p > s and (_rx_w(cls_table, cp[p - 1]) or cp[p - 1] == 45):
+        return -1
+    q = p
+    while q < e and (_rx_w(cls_table, cp[q]) or cp[q] == 45):
+        q += 1
+    if q >= e or cp[q] != 46:
+        return -1
+    r = _word_end(cp, q + 1, e, cls_table)
+    if r == q + 1 or not _in_set(cp, q + 1, r, lower_table, slots, index, SET_TLD):
+        return -1
+    if r < e and cp[r] == 47:
+        r += 1
+        while r < e and not _hspace(cls_table, cp[r]):
+            r += 1
+    return r
+
+
+@njit(cache=True)
+def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
+    at_boundary = p == s or not _rx_w(cls_table, cp[p - 1])
+    if not at_boundary:
+        return -1
+    if (_flg(flag_table, cp[p]) & F_DEC) != 0:
+        # \d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b
+        a = _dec_run(cp, p, e, flag_table)
+        if a - p <= 4 and a < e and (cp[a] == 46 or cp[a] == 47 or cp[a] == 45):
+            b = _dec_run(cp, a + 1, e, flag_table)
+            if 1 <= b - a - 1 <= 2 and b < e and (cp[b] == 46 or cp[b] == 47 or cp[b] == 45):
+                c = _dec_run(cp, b + 1, e, flag_table)
+                if 1 <= c - b - 1 <= 4 and (c >= e or not _rx_w(cls_table, cp[c])):
+                    return c
+        # \d{1,2}\.?\s+MONTH\b
+        if a - p <= 2:
+            q = a
+            if q < e and cp[q] == 46:
+                q += 1
+            r = q
+            while r < e and _hspace(cls_table, cp[r]):
+                r += 1
+            if r > q:
+                t = _word_end(cp, r, e, cls_table)
+                if t > r and _in_set(cp, r, t, lower_table, slots, index, SET_MONTH):
+                    return t
+        # \b(?:19|20)\d\d\b
+        if (
+            a - p == 4
+            and ((cp[p] == 49 and cp[p + 1] == 57) or (cp[p] == 50 and cp[p + 1] == 48))
+            and (a >= e or not _rx_w(cls_table, cp[a]))
+        ):
+            return a
+        return -1
+    # \bMONTH\s+\d{1,2}\b
+    t = _word_end(cp, p, e, cls_table)
+    if t == p or not _in_set(cp, p, t, lower_table, slots, index, SET_MONTH):
+        return -1
+    r = t
+    while r < e and _hspace(cls_table, cp[r]):
+        r += 1
+    if r == t:
+        return -1
+    d = _dec_run(cp, r, e, flag_table)
+    if 1 <= d - r <= 2 and (d >= e or not _rx_w(cls_table, cp[d])):
+        return d
+    return -1
+
+
+@njit(cache=True)
+def _time(cp, p, s, e, cls_table, flag_table, lower_table):
+    # \b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d)
+    if (_flg(flag_table, cp[p]) & F_DEC) == 0 or (p > s and _rx_w(cls_table, cp[p - 1])):
+        return -1
+    a = _dec_run(cp, p, e, flag_table)
+    if a - p > 2 or a >= e or not (cp[a] == 58 or cp[a] == 46):
+        return -1
+    q = a + 1
+    if q + 2 > e or (_flg(flag_table, cp[q]) & F_DEC) == 0:
+        return -1
+    if (_flg(flag_table, cp[q + 1]) & F_DEC) == 0:
+        return -1
+    r = q + 2
+    t = r
+    if t < e and _hspace(cls_table, cp[t]):
+        t += 1
+    if t < e and (_low(lower_table, cp[t]) == 97 or _low(lower_table, cp[t]) == 112):
+        t += 1
+        if t < e and cp[t] == 46:
+            t += 1
+        if (
+            t < e
+            and _low(lower_table, cp[t]) == 109
+            and (t + 1 >= e or not _rx_w(cls_table, cp[t + 1]))
+        ):
+            t += 1
+            if t < e and cp[t] == 46:
+                t += 1
+            if t >= e or (_flg(flag_table, cp[t]) & F_DEC) == 0:
+                return t
+    if r >= e or (_flg(flag_table, cp[r]) & F_DEC) == 0:
+        return r
+    return -1
+
+
+@njit(cache=True)
+def _phone(cp, p, e, flag_table):
+    # \+?\d[\d ()/-]{7,}\d
+    q = p + 1 if cp[p] == 43 else p
+    if q >= e or (_flg(flag_table, cp[q]) & F_DEC) == 0:
+        return -1
+    last = -1
+    r = q + 1
+    while r < e:
+        c = cp[r]
+        dec = (_flg(flag_table, c) & F_DEC) != 0
+        if not (dec or c == 32 or c == 40 or c == 41 or c == 47 or c == 45):
+            break
+        if dec and r - (q + 1) >= 7:
+            last = r
+        r += 1
+    return last + 1 if last >= 0 else -1
+
+
+@njit(cache=True)
+def _currency(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
+    # [$€£¥₽₹]|\b(?:usd|eur|...)\b
+    if (_flg(flag_table, cp[p]) & F_CURRENCY) != 0:
+        return p + 1
+    if p > s and _rx_w(cls_table, cp[p - 1]):
+        return -1
+    t = _word_end(cp, p, e, cls_table)
+    if t > p and _in_set(cp, p, t, lower_table, slots, index, SET_CURRENCY):
+        return t
+    return -1
+
+
+@njit(cache=True)
+def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
+    # \b\d+\s+(?:comments?|...|комментари\w*|ответ\w*)\b
+    if (_flg(flag_table, cp[p]) & F_DEC) == 0 or (p > s and _rx_w(cls_table, cp[p - 1])):
+        return -1
+    a = _dec_run(cp, p, e, flag_table)
+    r = a
+    while r < e and _hspace(cls_table, cp[r]):
+        r += 1
+    if r == a:
+        return -1
+    t = _word_end(cp, r, e, cls_table)
+    if t == r:
+        return -1
+    if _in_set(cp, r, t, lower_table, slots, index, SET_COUNT):
+        return t
+    for k in range(len(COUNT_PREFIX_LENGTHS)):
+        m = COUNT_PREFIX_LENGTHS[k]
+        if t - r >= m:
+            h = _word_hash(cp, r, r + m, lower_table)
+            if _lookup(slots, index, _salted(h, SET_COUNT_PREFIX)) >= 0:
+                return t
+    return -1
+
+
+@njit(cache=True)
+def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
+    """(kind, end) of the token starting at p, or (-1, -1).
+
+    Kinds are tried in :data:`TOKEN_KINDS` order and the first that matches wins, as in
+    a regex alternation scanned left to right (``re.finditer``): a position inside an
+    e-mail address is never looked at again, so it does not also count as a URL. Before
+    each full test a cheap one rules out what cannot start here (a word not followed by
+    ``.@+-`` cannot begin an e-mail address or a domain name, only words in the month or
+    currency sets can begin those tokens, ...).
+    """
+    c = cp[p]
+    w = _rx_w(cls_table, c)
+    if not w:
+        if c == 46 or c == 43 or c == 45:
+            end = _email(cp, p, s, e, cls_table)
+            if end > 0:
+                return 0, end
+        if c == 45:
+            end = _url(cp, p, s, e, cls_table, lower_table, slots, index)
+            if end > 0:
+                return 1, end
+        if c == 43:
+            end = _phone(cp, p, e, flag_table)
+            if end > 0:
+                return 4, end
+        if (_flg(flag_table, c) & F_CURRENCY) != 0:
+            return 5, p + 1
+        return -1, -1
+    if p > s and _rx_w(cls_table, cp[p - 1]):
+        # Inside a word only "http"/"www" and phone numbers can start.
+        lc = _low(lower_table, c)
+        if lc == 104 or lc == 119:
+            end = _url(cp, p, s, e, cls_table, lower_table, slots, index)
+            if end > 0:
+                return 1, end
+        if (_flg(flag_table, c) & F_DEC) != 0:
+            end = _phone(cp, p, e, flag_table)
+            if end > 0:
+                return 4, end
+        return -1, -1
+    t = _word_end(cp, p, e, cls_table)
+    nxt = cp[t] if t < e else 0
+    if nxt == 46 or nxt == 43 or nxt == 45 or nxt == 64:
+        end = _email(cp, p, s, e, cls_table)
+        if end > 0:
+            return 0, end
+    lc = _low(lower_table, c)
+    if nxt == 46 or nxt == 45 or lc == 104 or lc == 119:
+        end = _url(cp, p, s, e, cls_table, lower_table, slots, index)
+        if end > 0:
+            return 1, end
+    if (_flg(flag_table, c) & F_DEC) != 0:
+        end = _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
+        if end > 0:
+            return 2, end
+        end = _time(cp, p, s, e, cls_table, flag_table, lower_table)
+        if end > 0:
+            return 3, end
+        end = _phone(cp, p, e, flag_table)
+        if end > 0:
+            return 4, end
+        end = _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
+        if end > 0:
+            return 6, end
+        return -1, -1
+    h = _word_hash(cp, p, t, lower_table)
+    if _lookup(slots, index, _salted(h, SET_MONTH)) >= 0:
+        end = _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
+        if end > 0:
+            return 2, end
+    if _lookup(slots, index, _salted(h, SET_CURRENCY)) >= 0:
+        return 5, t
+    return -1, -1
+
+
+@njit(cache=True)
+def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row):
+    p = s
+    while p < e:
+        c = cp[p]
+        if (_cls(cls_table, c) & SPACE) != 0:
+            p += 1
+            continue
+        kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
+        if kind >= 0:
+            out_row[kind] += 1.0
+            p = end
+        elif _rx_w(cls_table, c) and (p == s or not _rx_w(cls_table, cp[p - 1])):
+            # Nothing starts at this word start; inside the word only "http"/"www" and
+            # phone numbers can start (at an h, a w or a digit): jump to the next one.
+            t = _word_end(cp, p, e, cls_table)
+            p += 1
+            while p < t:
+                lc = _low(lower_table, cp[p])
+                if lc == 104 or lc == 119 or (_flg(flag_table, cp[p]) & F_DEC) != 0:
+                    break
+                p += 1
+        else:
+            p += 1
+
+
+# ---------------------------------------------------------------------- main scan
+
+
+@njit(cache=True)
+def _line_key(cp, s, e, cls_table, flag_table, lower_table):
+    """Hash of the normalised line: lower-case, digit runs as one 0, spaces collapsed."""
+    h = _OFFSET
+    pending_space = False
+    started = False
+    p = s
+    while p < e:
+        c = cp[p]
+        if (_cls(cls_table, c) & SPACE) != 0:
+            pending_space = started
+            p += 1
+            continue
+        if pending_space:
+            h = _mix(h, np.uint64(32))
+            pending_space = False
+        started = True
+        if (_flg(flag_table, c) & F_DEC) != 0:
+            while p < e and (_flg(flag_table, cp[p]) & F_DEC) != 0:
+                p += 1
+            h = _mix(h, np.uint64(48))
+            continue
+        h = _mix(h, np.uint64(_low(lower_table, c)))
+        p += 1
+    return h
+
+
+@njit(cache=True)
+def scan_batch(
+    cp,
+    starts,
+    ends,
+    line_sw_lang,
+    line_ph_lang,
+    cls_table,
+    flag_table,
+    lower_table,
+    sw_slots,
+    sw_index,
+    ph_slots,
+    ph_index,
+    ph_is_phrase,
+    ph_category,
+    ph_lang_ptr,
+    ph_langs,
+    n_categories,
+    max_phrase_words,
+    tok_slots,
+    tok_index,
+):
+    """All per-line kernel outputs of a batch.
+
+    ``line_sw_lang[i]``: stopword-language id of line i's page (-1: none);
+    ``line_ph_lang[i]``: lexicon-language id (-1: the page's language is not in the
+    lexicon, so every phrase applies). Phrase table entries: ``ph_is_phrase`` (a prefix
+    that is also a whole phrase), its category and its languages
+    ``ph_langs[ph_lang_ptr[j]:ph_lang_ptr[j+1]]`` (-1 = any language).
+
+    Returns (stats, stopwords, phrase_count, phrase_cover, phrase_by_category, tokens,
+    line_keys).
+    """
+    n = len(starts)
+    stats = np.zeros((n, N_STATS), dtype=np.float64)
+    sw = np.zeros(n, dtype=np.float64)
+    ph_count = np.zeros(n, dtype=np.float64)
+    ph_cover = np.zeros(n, dtype=np.float64)
+    ph_cat = np.zeros((n, max(n_categories, 1)), dtype=np.float64)
+    tokens = np.zeros((n, 7), dtype=np.float64)
+    keys = np.zeros(n, dtype=np.uint64)
+    longest = 1
+    for i in range(n):
+        longest = max(longest, ends[i] - starts[i])
+    w_start = np.empty(longest + 1, dtype=np.int64)
+    w_end = np.empty(longest + 1, dtype=np.int64)
+    w_hash = np.empty(longest + 1, dtype=np.uint64)
+    gap_hash = np.empty(longest + 1, dtype=np.uint64)
+
+    for i in range(n):
+        s = starts[i]
+        e = ends[i]
+        row = stats[i]
+        _char_stats(cp, s, e, cls_table, flag_table, row)
+        m = _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        # stopwords
+        lang = line_sw_lang[i]
+        if lang >= 0:
+            c = 0
+            for k in range(m):
+                if _lookup(sw_slots, sw_index, _salted(w_hash[k], lang)) >= 0:
+                    c += 1
+            sw[i] = c
+        _phrases_line(
+            m,
+            w_start,
+            w_end,
+            w_hash,
+            gap_hash,
+            line_ph_lang[i],
+            ph_slots,
+            ph_index,
+            ph_is_phrase,
+            ph_category,
+            ph_lang_ptr,
+            ph_langs,
+            max_phrase_words,
+            i,
+            ph_count,
+            ph_cover,
+            ph_cat,
+        )
+        _tokens(cp, s, e, cls_table, flag_table, lower_table, tok_slots, tok_index, tokens[i])
+        keys[i] = _line_key(cp, s, e, cls_table, flag_table, lower_table)
+    return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
+
+
+@njit(cache=True)
+def _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
+    """Whether table entry t is a whole phrase that applies to lexicon language plang."""
+    if not ph_is_phrase[t]:
+        return False
+    if plang < 0:
+        return True
+    for q in range(ph_lang_ptr[t], ph_lang_ptr[t + 1]):
+        if ph_langs[q] == -1 or ph_langs[q] == plang:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _phrases_line(
+    m,
+    w_start,
+    w_end,
+    w_hash,
+    gap_hash,
+    plang,
+    ph_slots,
+    ph_index,
+    ph_is_phrase,
+    ph_category,
+    ph_lang_ptr,
+    ph_langs,
+    max_phrase_words,
+    i,
+    ph_count,
+    ph_cover,
+    ph_cat,
+):
+    """Phrase matches among the m words of line i: at each word the longest phrase that
+    starts there (the table holds every prefix, so the walk stops as soon as no phrase
+    can continue), then the scan goes on after it."""
+    k = 0
+    while k < m:
+        key = _mix(_OFFSET, w_hash[k])
+        best = -1
+        best_j = -1
+        j = k
+        while True:
+            t = _lookup(ph_slots, ph_index, key if key != 0 else _ONE)
+            if t < 0:
+                break
+            if _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
+                best = t
+                best_j = j
+            if j + 1 >= m or j + 1 - k >= max_phrase_words:
+                break
+            key = _extend(key, gap_hash[j], w_hash[j + 1])
+            j += 1
+        if best >= 0:
+            ph_count[i] += 1.0
+            ph_cover[i] += w_end[best_j] - w_start[k]
+            ph_cat[i, ph_category[best]] += 1.0
+            k = best_j + 1
+        else:
+            k += 1
+
+
+@njit(cache=True)
+def phrase_matches(
+    cp,
+    starts,
+    ends,
+    line_ph_lang,
+    cls_table,
+    lower_table,
+    ph_slots,
+    ph_index,
+    ph_is_phrase,
+    ph_category,
+    ph_lang_ptr,
+    ph_langs,
+    n_categories,
+    max_phrase_words,
+):
+    """Phrase matches alone (count, covered characters, per category) for each line."""
+    n = len(starts)
+    ph_count = np.zeros(n, dtype=np.float64)
+    ph_cover = np.zeros(n, dtype=np.float64)
+    ph_cat = np.zeros((n, max(n_categories, 1)), dtype=np.float64)
+    size = max(len(cp), 1)
+    w_start = np.empty(size, dtype=np.int64)
+    w_end = np.empty(size, dtype=np.int64)
+    w_hash = np.empty(size, dtype=np.uint64)
+    gap_hash = np.empty(size, dtype=np.uint64)
+    for i in range(n):
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        _phrases_line(
+            m,
+            w_start,
+            w_end,
+            w_hash,
+            gap_hash,
+            line_ph_lang[i],
+            ph_slots,
+            ph_index,
+            ph_is_phrase,
+            ph_category,
+            ph_lang_ptr,
+            ph_langs,
+            max_phrase_words,
+            i,
+            ph_count,
+            ph_cover,
+            ph_cat,
+        )
+    return ph_count, ph_cover, ph_cat[:, :n_categories]
+
+
+@njit(cache=True)
+def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, n_langs):
+    """(n_ranges, n_langs) stopword hits of every language in each text range (the
+    language guess for pages without ``lang``)."""
+    n = len(starts)
+    hits = np.zeros((n, n_langs), dtype=np.int64)
+    size = max(len(cp), 1)
+    w_start = np.empty(size, dtype=np.int64)
+    w_end = np.empty(size, dtype=np.int64)
+    w_hash = np.empty(size, dtype=np.uint64)
+    gap_hash = np.empty(size, dtype=np.uint64)
+    for i in range(n):
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        for k in range(m):
+            for lang in range(n_langs):
+                if _lookup(sw_slots, sw_index, _salted(w_hash[k], lang)) >= 0:
+                    hits[i, lang] += 1
+    return hits
+
+
+@njit(cache=True)
+def _char_stats(cp, s, e, cls_table, flag_table, row):
+    """Fill ``row`` (STAT_NAMES order) for line [s, e)."""
+    n_words = 0
+    word_chars = 0
+    letters = digits = punct = space = symbol = upper = title = seps = 0
+    sentence_ends = glued = 0
+    prev_word = False
+    prev_lower = False
+    first = -1
+    last = -1
+    for p in range(s, e):
+        c = cp[p]
+        b = _cls(cls_table, c)
+        f = _flg(flag_table, c)
+        w = _is_word(b)
+        if w:
+            word_chars += 1
+            if not prev_word:
+                n_words += 1
+                if (b & UPPER) != 0:
+                    title += 1
+        if (b & LETTER) != 0:
+            letters += 1
+        if (b & UPPER) != 0:
+            upper += 1
+        if (b & DIGIT) != 0:
+            digits += 1
+        if (b & PUNCT) != 0:
+            punct += 1
+        if (b & SYMBOL) != 0:
+            symbol += 1
+        if (b & SPACE) != 0:
+            space += 1
+        else:
+            if first < 0:
+                first = p
+            if (f & F_CLOSER) == 0:
+                last = p
+        if (f & F_SEP) != 0:
+            seps += 1
+        if (f & F_TERM) != 0:
+            if p + 1 < e:
+                nb = _cls(cls_table, cp[p + 1])
+                nf = _flg(flag_table, cp[p + 1])
+                if (nb & SPACE) != 0 or (nf & F_CLOSER) != 0:
+                    sentence_ends += 1
+                if prev_lower and (nb & UPPER) != 0:
+                    glued += 1
+            else:
+                sentence_ends += 1
+        prev_word = w
+        prev_lower = (b & LOWER) != 0
+    row[0] = e - s
+    row[1] = n_words
+    row[2] = word_chars
+    row[3] = letters
+    row[4] = digits
+    row[5] = punct
+    row[6] = space
+    row[7] = symbol
+    row[8] = upper
+    row[9] = title
+    row[10] = seps
+    if first >= 0:
+        fb = _cls(cls_table, cp[first])
+        row[11] = 1.0 if (fb & UPPER) != 0 else 0.0
+        row[12] = 1.0 if (fb & DIGIT) != 0 else 0.0
+        row[13] = 1.0 if (_flg(flag_table, cp[first]) & F_BULLET) != 0 else 0.0
+    if last >= 0:
+        lc = cp[last]
+        lf = _flg(flag_table, lc)
+        term = (lf & F_TERM) != 0
+        row[14] = 1.0 if term else 0.0
+        row[15] = 1.0 if lc == 58 else 0.0
+        row[16] = 1.0 if (not term and (_cls(cls_table, lc) & (PUNCT | SYMBOL)) != 0) else 0.0
+    row[17] = sentence_ends
+    row[18] = glued
+
+
+# --------------------------------------------------------------------------- trees
+
+
+#: Rows scored together, tree by tree: a tree's nodes stay in the first-level cache while
+#: the rows of a block go through it.
+TREE_BLOCK_ROWS = 512
+
+
+@njit(cache=True)
+def _tree_depths(roots, left, right, is_leaf, n_nodes):
+    """Depth (splits on the longest path) of each tree; children come after their parent."""
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    out = np.zeros(len(roots), dtype=np.int64)
+    for t in range(len(roots)):
+        end = roots[t + 1] if t + 1 < len(roots) else n_nodes
+        for node in range(roots[t], end):
+            if not is_leaf[node]:
+                d = depth[node] + 1
+                depth[left[node]] = d
+                depth[right[node]] = d
+                if d > out[t]:
+                    out[t] = d
+    return out
+
+
+@njit(cache=True)
+def tree_scores(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, base):
+    """Raw scores of a validated ensemble: baseline plus one leaf value per tree.
+
+    Every row takes exactly ``depth(tree)`` steps in each tree (leaves point to
+    themselves, so rows that reach one early stay there), and the next node is picked by
+    index arithmetic instead of a branch: the walk has no data-dependent branches, which
+    mispredict on every split otherwise. Leaf values are added tree by tree in order for
+    each row, as scikit-learn does. Only safe on an ensemble that passed
+    TreeEnsemble.validate (indices in range, children after their parents, leaves
+    pointing to themselves).
+    """
+    n = X.shape[0]
+    n_nodes = len(feature)
+    out = np.full(n, base, dtype=np.float64)
+    children = np.empty(2 * n_nodes, dtype=np.int64)
+    for k in range(n_nodes):
+        children[2 * k] = left[k]
+        children[2 * k + 1] = right[k]
+    depths = _tree_depths(roots, left, right, is_leaf, n_nodes)
+    nodes = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
+    for b0 in range(0, n, TREE_BLOCK_ROWS):
+        m = min(TREE_BLOCK_ROWS, n - b0)
+        for t in range(len(roots)):
+            for i in range(m):
+                nodes[i] = roots[t]
+            for _ in range(depths[t]):
+                for i in range(m):
+                    nd = nodes[i]
+                    x = X[b0 + i, feature[nd]]
+                    # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
+                    # goes left.
+                    go_right = np.int64(not (x <= threshold[nd]))
+                    if x != x:
+                        go_right = np.int64(not missing_left[nd])
+                    nodes[i] = children[2 * nd + go_right]
+            for i in range(m):
+                out[b0 + i] += value[nodes[i]]
+    return out

@@ -1,0 +1,36 @@
+import numpy as np
+
+from bpclf import charclass as cc
+
+
+def test_character_classes():
+    cp = cc.code_points("Aé1 ,€\u0301中😀")
+    bits = cc.classify(cp)
+    assert bits[0] & cc.UPPER and bits[0] & cc.LETTER
+    assert bits[1] & cc.LOWER
+    assert bits[2] & cc.DIGIT
+    assert bits[3] & cc.SPACE
+    assert bits[4] & cc.PUNCT
+    assert bits[5] & cc.SYMBOL
+    assert bits[6] & cc.MARK
+    assert bits[7] & cc.LETTER
+    assert bits[8] & cc.SYMBOL  # emoji beyond the BMP
+    assert cc.member_mask(cp, "1€").tolist() == [0, 0, 1, 0, 0, 1, 0, 0, 0]
+    assert np.array_equal(cc.code_points("a\ud800"), [97, 0xD800])
+
+
+def test_flag_and_lower_tables():
+    flags, low = cc.flag_table(), cc.lower_table()
+    assert flags[ord("|")] & cc.F_SEP and flags[ord("•")] & cc.F_BULLET
+    assert flags[ord("”")] & cc.F_CLOSER and flags[ord("?")] & cc.F_TERM
+    assert flags[ord("7")] & cc.F_DEC and flags[ord("٣")] & cc.F_DEC  # Arabic-Indic digit
+    assert not flags[ord("²")] & cc.F_DEC  # a digit, but not a decimal one (regex \d)
+    assert flags[ord("€")] & cc.F_CURRENCY and not flags[ord("a")]
+    assert low[ord("Ä")] == ord("ä") and low[ord("Σ")] == ord("σ") and low[ord("x")] == ord("x")
+    assert low[ord("İ")] == ord("İ")  # lower() would give two characters: kept as is
+
+
+def test_layout_offsets_survive_embedded_breaks():
+    cp, starts, ends = cc.layout(["ab", "", "c\nd"])
+    assert starts.tolist() == [0, 3, 4] and ends.tolist() == [2, 3, 7]
+    assert "".join(map(chr, cp[starts[2] : ends[2]])) == "c\nd"

@@ -1,0 +1,115 @@
+"""The compiled kernels: hash tables, tokens, line keys and tree walks.
+
+The token scanner replaced one regex alternation; that regex is kept here as the
+specification, and the scanner must count exactly what ``re.finditer`` over it counts,
+on hand-picked lines and on generated ones.
+"""
+
+import re
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpclf import charclass as cc
+from bpclf import kernels
+from bpclf.features import _CURRENCY_WORDS, _MONTHS, _TLDS, _token_table
+
+_M = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_T = "|".join(_TLDS)
+_C = "|".join(_CURRENCY_WORDS)
+#: The regex the token scanner implements (first matching alternative wins).
+SPEC = re.compile(
+    r"(?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+)"
+    rf"|(?P<url>(?:https?://|www\.)\S+|(?<![\w-])[\w-]+\.(?:{_T})\b(?:/\S*)?)"
+    r"|(?P<date>\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"
+    rf"|\b\d{{1,2}}\.?[^\S\n]+(?:{_M})\b|\b(?:{_M})[^\S\n]+\d{{1,2}}\b|\b(?:19|20)\d\d\b)"
+    r"|(?P<time>\b\d{1,2}[:.]\d{2}(?:[^\S\n]?[ap]\.?m\b\.?)?(?!\d))"
+    r"|(?P<phone>\+?\d[\d ()/-]{7,}\d)"
+    rf"|(?P<currency>[$€£¥₽₹]|\b(?:{_C})\b)"
+    r"|(?P<count>\b\d+[^\S\n]+(?:comments?|replies|likes?|views?|shares?|votes?|reviews?"
+    r"|followers?|kommentare?|kommentarer|kommenttia?|commentaires?|comentarios?|commenti"
+    r"|comentários|reacties|komentarz[ye]?|комментари\w*|ответ\w*)\b)",
+    re.IGNORECASE,
+)
+
+
+def spec_counts(line: str) -> list[int]:
+    counts = [0] * len(kernels.TOKEN_KINDS)
+    for m in SPEC.finditer(line):
+        counts[kernels.TOKEN_KINDS.index(m.lastgroup)] += 1
+    return counts
+
+
+def scanner_counts(lines: list[str]) -> list[list[int]]:
+    cp, starts, ends = cc.layout(lines)
+    slots, index = _token_table()
+    out = np.zeros((len(lines), len(kernels.TOKEN_KINDS)))
+    tables = (cc.class_table(), cc.flag_table(), cc.lower_table(), slots, index)
+    for i in range(len(lines)):
+        kernels._tokens(cp, starts[i], ends[i], *tables, out[i])
+    return out.astype(int).tolist()
+
+
+LINES = [
+    "Mail me at jo.smith+news@example.co.uk or see www.example.org/about today",
+    "http://x.de/a?b=1 and https://y.com, sub.example.com, my-site.info, x.comx, a.co2",
+    "Posted 12.03.2021 at 10:45, 3/4/21, 2021-11-30 and 12345.6.7",
+    "12 May 2020, 3. März, May 12, Mai 2019, 1999, 20211, 10:30 am, 9.15p.m., 10:456",
+    "Call +49 (0)30 1234-5678 or 030/1234567; 1234567 is short; abc123456789x",
+    "Price: €20 or 25 USD, 100 kr, zł 5, $5; 1,234 comments, 5 likes, 7 ответов",
+    "12 комментариев, 3 Kommentare, 4 reviews_, 1 comment.",
+    "user@host no tld @ alone a@b.c trailing.@x.y",
+    "Tel. 0800 123 456 78 — Fax: 0800-123-45-67",
+    "",
+    "   ",
+]
+
+
+def test_scanner_counts_what_the_regex_counts():
+    assert scanner_counts(LINES) == [spec_counts(x) for x in LINES]
+
+
+_alphabet = st.sampled_from(
+    list("0123456789 ..:/-+()@$€_aAmMpPwWhHtTxX\t")
+    + ["May", "mai", "com", "www.", "http://", "Jan", "usd", "kr", "comments", "ответов", "é"]
+)
+
+
+@given(st.lists(st.lists(_alphabet, max_size=30).map("".join), min_size=1, max_size=5))
+def test_scanner_matches_the_regex_on_generated_lines(lines):
+    assert scanner_counts(lines) == [spec_counts(x) for x in lines]
+
+
+def test_hash_table_finds_every_key_and_nothing_else():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(1, 2**63, size=500, dtype=np.int64).astype(np.uint64)
+    keys[10] = keys[3]  # a duplicate: its first position is reported
+    slots, index = kernels.build_table(keys)
+    assert len(slots) & (len(slots) - 1) == 0 and len(slots) > 2 * len(keys)
+    for i, k in enumerate(keys):
+        assert kernels._lookup(slots, index, k) == (3 if i == 10 else i)
+    absent = rng.integers(1, 2**63, size=500, dtype=np.int64).astype(np.uint64)
+    absent = absent[~np.isin(absent, keys)]
+    assert all(kernels._lookup(slots, index, k) == -1 for k in absent)
+
+
+def test_word_sequence_keys_depend_on_words_and_gaps():
+    lines = ["Sign  in", "sign\tin", "SIGN IN now", "sign-in", "signin", "sign, in"]
+    cp, starts, ends = cc.layout(lines)
+    keys, n_words = kernels.word_sequence_keys(
+        cp, starts, ends, cc.class_table(), cc.lower_table(), 3
+    )
+    assert n_words.tolist() == [2, 2, 3, 2, 1, 2]
+    two = keys[:, 1].tolist()
+    assert two[0] == two[1] == two[2]  # case and whitespace runs do not matter
+    assert len({two[0], two[3], two[5]}) == 3  # "-" and ", " are other gaps
+    assert keys[4, 0] != keys[0, 1] and keys[4, 1] == 0
+
+
+def test_line_keys_normalise_case_digits_and_spaces():
+    lines = ["Posted 12 May  2020 ", "posted 7 may 1999", "Posted 12 May", "  "]
+    cp, starts, ends = cc.layout(lines)
+    tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
+    keys = [kernels._line_key(cp, starts[i], ends[i], *tables) for i in range(len(lines))]
+    assert keys[0] == keys[1] != keys[2] and keys[3] != keys[0]
