@@ -1,9 +1,10 @@
 """Per-line features, computed for a whole batch of pages at once.
 
-All lines of a batch are joined into one string; character classes come from one numpy
-array of code points (see :mod:`bpclf.charclass`), pattern features from one pass of
-one compiled regex each (lexicon, stopwords per language, URLs/dates/counts), and page
-and neighbour features from index arithmetic on the flat line arrays. The feature list
+All lines of a batch are joined into one array of code points (:mod:`bpclf.charclass`);
+one compiled pass over it (:func:`bpclf.kernels.scan_batch`) gives the character
+statistics, stopword and phrase matches, tokens (URLs, dates, counts, ...) and
+normalised-line keys of every line, and page and neighbour features come from numpy
+index arithmetic on the flat line arrays. The feature list
 is fixed by the config and the lexicon's categories; its names are stored in every
 model, and :data:`FEATURE_SCHEMA_VERSION` changes whenever the meaning of a feature does.
 """

@@ -18,14 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    precision_recall_curve,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
+
+# scikit-learn's metrics are imported inside the functions that use them: importing
+# sklearn.metrics takes ~1-2 s, and `bpclf predict` never needs it.
 
 NAN = float("nan")
 
@@ -155,6 +150,13 @@ def line_metrics(y_true, y_pred, proba=None, weights=None) -> dict[str, float]:
     if n == 0 or total <= 0.0:
         return out
 
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
     prec, rec, f1, _ = precision_recall_fscore_support(
         yt, yp, average="binary", pos_label=1, sample_weight=w, zero_division=0.0
     )
@@ -191,6 +193,8 @@ def best_f1_threshold(y_true, proba, weights=None) -> tuple[float, float]:
     present = yt if w is None else yt[w > 0]
     if not (0 < present.sum() < present.shape[0]):
         return 0.5, f1_at(0.5)
+
+    from sklearn.metrics import precision_recall_curve
 
     precision, recall, thresholds = precision_recall_curve(yt, p, sample_weight=w)
     precision, recall = precision[:-1], recall[:-1]  # last point has no threshold
@@ -246,6 +250,8 @@ def calibration_summary(y_true, proba, n_bins: int = 10) -> dict[str, Any]:
         )
     if n == 0:
         return {"bins": bins, "ece": NAN, "brier": NAN, "n": 0}
+    from sklearn.metrics import brier_score_loss
+
     brier = float(brier_score_loss(yt, p, pos_label=1))
     return {"bins": bins, "ece": float(ece), "brier": brier, "n": n}
 

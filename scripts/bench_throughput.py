@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import bpclf
+from bpclf.pages import batched
 from bpclf.writers import write_predictions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +59,20 @@ def time_bpclf(path: Path, model, jobs: int) -> float:
     with open(os.devnull, "w") as out:
         write_predictions(bpclf.predict([str(path)], model, jobs=jobs), out, "jsonl")
     return time.perf_counter() - t0
+
+
+def time_stages(pages: list[dict], model) -> tuple[float, float]:
+    """Seconds of feature extraction and of tree evaluation alone, in memory, one core,
+    in the batches ``predict`` uses."""
+    objs = [bpclf.Page(p["id"], p["lines"], lang=p.get("lang")) for p in pages]
+    feats = trees = 0.0
+    for batch in batched(objs, 20_000):
+        t0 = time.perf_counter()
+        X = model.extractor_.transform(batch)
+        t1 = time.perf_counter()
+        model.ensemble_.predict_proba(X)
+        feats, trees = feats + t1 - t0, trees + time.perf_counter() - t1
+    return feats, trees
 
 
 def time_c4(pages: list[dict]) -> float | None:
@@ -112,6 +127,13 @@ def main() -> int:
         print(f"bpclf predict, 1 worker : {t1:7.2f}s {n / t1:9.0f} lines/s {mb / t1:6.2f} MB/s")
         t2 = time_bpclf(path, model, 2)
         print(f"bpclf predict, 2 workers: {t2:7.2f}s {n / t2:9.0f} lines/s  scaling {t1 / t2:.2f}x")
+        feats, trees = time_stages(pages, model)
+        rest = t1 - feats - trees
+        print(
+            f"  of the 1-worker run: features {feats:.2f}s ({n / feats:.0f} lines/s), trees "
+            f"{trees:.2f}s ({n / trees:.0f} lines/s, {model.ensemble_.n_trees} trees), reading, "
+            f"batching and writing {rest:.2f}s"
+        )
         c4 = time_c4(pages)
         if c4 is None:
             print("datatrove C4QualityFilter: not installed")
