@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bpclf.baselines import BASELINES
-from bpclf.config import Config, config_from_dict, load_config
+from bpclf.config import Config, load_config, stored_config
 from bpclf.corpus import SITE_LINES_KEY, annotate_sites, annotated_stream
 from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
@@ -132,7 +132,7 @@ def train(
     if init is not None:
         base = load_model(init)
         if config is None:
-            config = config_from_dict(base.meta_["config"], source=str(init))
+            config = stored_config(base.meta_["config"], source=str(init))
         old_files = training_files(base.meta_, Path(init).parent, source=str(init))
         # Later pages with the same id replace earlier ones (earlier corrections).
         old = _origin_pages(old_files, require_labels=True)

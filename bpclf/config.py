@@ -54,6 +54,8 @@ class ModelConfig:
     learning_rate: float = 0.06
     max_iter: int = 600
     max_leaf_nodes: int = 31
+    #: Depth limit of each tree (0: none). Prediction time grows with the depth.
+    max_depth: int = 8
     min_samples_leaf: int = 20
     l2_regularization: float = 1.0
     max_features: float = 0.5
@@ -61,6 +63,12 @@ class ModelConfig:
     validation_fraction: float = 0.2
     n_iter_no_change: int = 30
     refit_on_all: bool = True
+    #: Training sets of more lines than this (0: none) take the large-data path: no
+    #: refit (the early-stopped model is final), large_data_learning_rate and at most
+    #: large_data_max_iter trees.
+    large_data_lines: int = 250_000
+    large_data_learning_rate: float = 0.12
+    large_data_max_iter: int = 300
     random_state: int = 0
     #: Second pass: a model over the first pass's out-of-fold probabilities of nearby lines.
     second_pass: bool = False
@@ -90,15 +98,43 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class LexicalConfig:
+    """The learned lexical score (bpclf.lexical): hashed character n-grams of each word.
+
+    Models whose stored config has no ``lexical`` section were trained before it
+    existed, without it (:func:`stored_config`).
+    """
+
+    enabled: bool = True
+    ngram_min: int = 3
+    ngram_max: int = 5
+    hash_bits: int = 18
+    epochs: int = 3
+    learning_rate: float = 0.05
+    l2: float = 0.0
+    #: Folds (grouped by page) for the out-of-fold scores the trees are trained on.
+    folds: int = 5
+    #: Neighbours whose scores are features too: -window .. +window.
+    window: int = 3
+    #: Each n-gram model is fitted on at most this many lines (a seeded sample).
+    max_train_lines: int = 200_000
+
+
+@dataclass(frozen=True)
 class Config:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    lexical: LexicalConfig = field(default_factory=LexicalConfig)
     #: Directory against which relative resource paths are resolved first.
     base_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form stored in model files (without the local ``base_dir``)."""
-        return {"features": _plain(asdict(self.features)), "model": _plain(asdict(self.model))}
+        return {
+            "features": _plain(asdict(self.features)),
+            "model": _plain(asdict(self.model)),
+            "lexical": _plain(asdict(self.lexical)),
+        }
 
     def resolve(self, name: str) -> Path:
         """Resolve a resource path: absolute, next to the config file, or bundled."""
@@ -152,11 +188,13 @@ def config_from_dict(
     data: dict[str, Any], *, source: str = "<config>", base_dir: str | None = None
 ) -> Config:
     """Validate a parsed config mapping (as found in a TOML file or a model file)."""
-    unknown = set(data) - {"features", "model"}
+    unknown = set(data) - {"features", "model", "lexical"}
     if unknown:
         raise UsageError(f"unknown config section '{sorted(unknown)[0]}'", source=source)
     feats = _build(FeatureConfig, data.get("features", {}), "features", source)
     model = _build(ModelConfig, data.get("model", {}), "model", source)
+    lexical = _build(LexicalConfig, data.get("lexical", {}), "lexical", source)
+    _check_lexical(lexical, source)
     if feats.max_line_chars < 1 or feats.max_page_lines < 1:
         raise UsageError(
             "features.max_line_chars and max_page_lines must be positive", source=source
@@ -173,10 +211,14 @@ def config_from_dict(
         (model.learning_rate > 0, "model.learning_rate must be positive"),
         (model.max_iter >= 1, "model.max_iter must be at least 1"),
         (model.max_leaf_nodes >= 2, "model.max_leaf_nodes must be at least 2"),
+        (model.max_depth >= 0, "model.max_depth must be 0 (no limit) or positive"),
         (model.min_samples_leaf >= 1, "model.min_samples_leaf must be at least 1"),
         (model.l2_regularization >= 0, "model.l2_regularization must be >= 0"),
         (0 < model.max_features <= 1, "model.max_features must be in (0, 1]"),
         (model.n_iter_no_change >= 1, "model.n_iter_no_change must be at least 1"),
+        (model.large_data_lines >= 0, "model.large_data_lines must be 0 (never) or positive"),
+        (model.large_data_learning_rate > 0, "model.large_data_learning_rate must be positive"),
+        (model.large_data_max_iter >= 1, "model.large_data_max_iter must be at least 1"),
         (
             model.class_weight in ("balanced", "none"),
             'model.class_weight must be "balanced" or "none"',
@@ -190,7 +232,31 @@ def config_from_dict(
             raise UsageError(f"model.{name} must be between 0 and 1", source=source)
     if not 0.0 < model.validation_fraction < 1.0:
         raise UsageError("model.validation_fraction must be between 0 and 1", source=source)
-    return Config(features=feats, model=model, base_dir=base_dir)
+    return Config(features=feats, model=model, lexical=lexical, base_dir=base_dir)
+
+
+def _check_lexical(lex: LexicalConfig, source: str) -> None:
+    checks = [
+        (1 <= lex.ngram_min <= lex.ngram_max <= 16, "1 <= ngram_min <= ngram_max <= 16"),
+        (8 <= lex.hash_bits <= 24, "hash_bits in 8..24"),
+        (lex.epochs >= 1, "epochs >= 1"),
+        (lex.learning_rate > 0, "learning_rate > 0"),
+        (lex.l2 >= 0, "l2 >= 0"),
+        (lex.folds >= 2, "folds >= 2"),
+        (lex.window >= 0, "window >= 0"),
+        (lex.max_train_lines >= 1, "max_train_lines >= 1"),
+    ]
+    for ok, rule in checks:
+        if not ok:
+            raise UsageError(f"lexical settings out of range: need {rule}", source=source)
+
+
+def stored_config(data: Any, *, source: str) -> Config:
+    """The config stored in a model file. Models from before the lexical score have no
+    ``lexical`` section: they were trained without it."""
+    if isinstance(data, dict) and "lexical" not in data:
+        data = {**data, "lexical": {"enabled": False}}
+    return config_from_dict(data, source=source)
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -576,36 +576,45 @@ def _run_mean(values: np.ndarray, flag: np.ndarray, lay: _Layout) -> np.ndarray:
     return (sums / np.maximum(lengths, 1))[rid]
 
 
-def neighbour_proba_features(
-    proba: np.ndarray, page_sizes: Sequence[int], window: int
+def neighbour_features(
+    values: np.ndarray,
+    page_sizes: Sequence[int],
+    window: int,
+    *,
+    name: str = "p1",
+    missing: float = -1.0,
 ) -> tuple[np.ndarray, list[str]]:
-    """First-pass probabilities around each line, for the second pass.
+    """A per-line value around each line: for the second pass (first-pass probabilities,
+    ``p1``) and the lexical score (``lex``).
 
-    The line's own probability, those of the lines at offsets -window..+window (-1 where
-    the page has none), the mean before and after the line within the window, and the
-    page mean: a learned version of jusText's context-sensitive revision.
+    The line's own value, those of the lines at offsets -window..+window (``missing``
+    where the page has none), the mean before and after the line within the window
+    (``missing`` when there is no such line), and the page mean: a learned version of
+    jusText's context-sensitive revision.
     """
     sizes = np.asarray(page_sizes, dtype=np.int64)
-    n = len(proba)
+    n = len(values)
     page = np.repeat(np.arange(len(sizes)), sizes)
     first = (np.cumsum(sizes) - sizes)[page]
     end = first + sizes[page]
     idx = np.arange(n)
-    cols, names = [proba], ["p1"]
+    cols, names = [values], [name]
     for d in [d for d in range(-window, window + 1) if d]:
         j = idx + d
         valid = (j >= first) & (j < end)
-        cols.append(np.where(valid, proba[np.clip(j, 0, max(n - 1, 0))], -1.0))
-        names.append(f"p1@{d:+d}")
-    csum = np.concatenate([[0.0], np.cumsum(proba)])
+        cols.append(np.where(valid, values[np.clip(j, 0, max(n - 1, 0))], missing))
+        names.append(f"{name}@{d:+d}")
+    csum = np.concatenate([[0.0], np.cumsum(values)])
     lo = np.maximum(idx - window, first)
     hi = np.minimum(idx + window + 1, end)
     before_n, after_n = idx - lo, hi - idx - 1
-    cols.append(np.where(before_n > 0, (csum[idx] - csum[lo]) / np.maximum(before_n, 1), -1.0))
-    cols.append(np.where(after_n > 0, (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1), -1.0))
-    page_sum = np.bincount(page, weights=proba, minlength=len(sizes))
+    before = (csum[idx] - csum[lo]) / np.maximum(before_n, 1)
+    after = (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1)
+    cols.append(np.where(before_n > 0, before, missing))
+    cols.append(np.where(after_n > 0, after, missing))
+    page_sum = np.bincount(page, weights=values, minlength=len(sizes))
     cols.append((page_sum / np.maximum(sizes, 1))[page] if n else np.zeros(0))
-    names += ["p1_mean_before", "p1_mean_after", "p1_page_mean"]
+    names += [f"{name}_mean_before", f"{name}_mean_after", f"{name}_page_mean"]
     return np.column_stack(cols) if n else np.zeros((0, len(names))), names
 
 

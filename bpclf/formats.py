@@ -20,6 +20,7 @@ so both formats convert into each other without loss.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -69,20 +70,25 @@ def loads(raw: str) -> Any:
         return json.loads(raw)
 
 
-def dumps(obj: Any) -> str:
-    """Compact JSON, always encodable as UTF-8 and always one line for any line splitter.
+def dumps(obj: Any, *, spaced: bool = False) -> str:
+    """JSON, always encodable as UTF-8 and always one line for any line splitter.
 
-    orjson writes it (several times faster than ``json``); what orjson refuses (lone
-    surrogates, integers beyond 64 bits, non-string keys) is written by ``json``, with
-    ASCII escapes when there are lone surrogates. DEL, C1 controls and the Unicode line
-    and paragraph separators (which ``str.splitlines`` treats as line breaks) are escaped.
+    Compact by default, written by orjson (several times faster than ``json``); what
+    orjson refuses (lone surrogates, integers beyond 64 bits, non-string keys) and the
+    ``spaced`` form (``{"id": "a"}``, for files people edit) are written by ``json``,
+    with ASCII escapes when there are lone surrogates. DEL, C1 controls and the Unicode
+    line and paragraph separators (which ``str.splitlines`` treats as line breaks) are
+    escaped.
     """
-    try:
-        text = orjson.dumps(obj).decode("utf-8")
-    except TypeError:
-        text = json.dumps(obj, ensure_ascii=False, separators=_COMPACT)
+    text = None
+    if not spaced:
+        with contextlib.suppress(TypeError):
+            text = orjson.dumps(obj).decode("utf-8")
+    if text is None:
+        separators = (", ", ": ") if spaced else _COMPACT
+        text = json.dumps(obj, ensure_ascii=False, separators=separators)
         if _SURROGATE.search(text):
-            return json.dumps(obj, separators=_COMPACT)
+            return json.dumps(obj, separators=separators)
     if _UNSAFE_IN_JSON.search(text):
         return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
     return text
@@ -180,7 +186,7 @@ def format_labelled(
     if page.source is not None:
         header["source"] = page.source
     header.update({k: v for k, v in page.extra.items() if k not in RESERVED_KEYS})
-    out = [PAGE_HEADER + dumps(header)]
+    out = [PAGE_HEADER + dumps(header, spaced=True)]
     labs = list(labels) if labels is not None else page.labels
     probs = list(proba) if proba is not None else None
     for i, line in enumerate(page.lines):

@@ -31,23 +31,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Character class bits (same values as bpclf.charclass).
-LETTER = 1
-UPPER = 2
-LOWER = 4
-DIGIT = 8
-SPACE = 16
-PUNCT = 32
-SYMBOL = 64
-MARK = 128
-
-# Flag bits of the second per-code-point table (bpclf.charclass.flag_table).
-F_SEP = 1  # menu / breadcrumb separators
-F_BULLET = 2  # bullets when they start a line
-F_CLOSER = 4  # closing quotes / brackets (skipped when looking for the last character)
-F_TERM = 8  # sentence-final punctuation
-F_DEC = 16  # decimal digit (regex \d)
-F_CURRENCY = 32  # currency symbol of the token scanner
+from bpclf.charclass import (
+    DIGIT,
+    F_BULLET,
+    F_CLOSER,
+    F_CURRENCY,
+    F_DEC,
+    F_SEP,
+    F_TERM,
+    LETTER,
+    LOWER,
+    MARK,
+    PUNCT,
+    SPACE,
+    SYMBOL,
+    UPPER,
+)
 
 _OFFSET = np.uint64(0xCBF29CE484222325)
 _PRIME = np.uint64(0x100000001B3)
@@ -220,6 +219,17 @@ def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
 
 
 @njit(cache=True)
+def _word_buffers(size):
+    """Scratch arrays for :func:`_words` (starts, ends, hashes, gap keys) of ``size`` words."""
+    return (
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.uint64),
+        np.empty(size, dtype=np.uint64),
+    )
+
+
+@njit(cache=True)
 def _extend(key, gap, word):
     """Key of a word sequence after appending ``gap`` and ``word``."""
     return _mix(_mix(key, gap), word)
@@ -236,10 +246,7 @@ def word_sequence_keys(cp, starts, ends, cls_table, lower_table, max_words):
     keys = np.zeros((n, max_words), dtype=np.uint64)
     n_words = np.zeros(n, dtype=np.int64)
     size = max(len(cp), 1)
-    w_start = np.empty(size, dtype=np.int64)
-    w_end = np.empty(size, dtype=np.int64)
-    w_hash = np.empty(size, dtype=np.uint64)
-    gap_hash = np.empty(size, dtype=np.uint64)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         n_words[i] = m
@@ -261,10 +268,7 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
     n = len(starts)
     out = np.zeros(n, dtype=np.uint64)
     size = max(len(cp), 1)
-    w_start = np.empty(size, dtype=np.int64)
-    w_end = np.empty(size, dtype=np.int64)
-    w_hash = np.empty(size, dtype=np.uint64)
-    gap_hash = np.empty(size, dtype=np.uint64)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         if m == 1:
@@ -709,10 +713,7 @@ def scan_batch(
     longest = 1
     for i in range(n):
         longest = max(longest, ends[i] - starts[i])
-    w_start = np.empty(longest + 1, dtype=np.int64)
-    w_end = np.empty(longest + 1, dtype=np.int64)
-    w_hash = np.empty(longest + 1, dtype=np.uint64)
-    gap_hash = np.empty(longest + 1, dtype=np.uint64)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(longest + 1)
 
     for i in range(n):
         s = starts[i]
@@ -837,10 +838,7 @@ def phrase_matches(
     ph_cover = np.zeros(n, dtype=np.float64)
     ph_cat = np.zeros((n, max(n_categories, 1)), dtype=np.float64)
     size = max(len(cp), 1)
-    w_start = np.empty(size, dtype=np.int64)
-    w_end = np.empty(size, dtype=np.int64)
-    w_hash = np.empty(size, dtype=np.uint64)
-    gap_hash = np.empty(size, dtype=np.uint64)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         _phrases_line(
@@ -872,10 +870,7 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
     n = len(starts)
     hits = np.zeros((n, n_langs), dtype=np.int64)
     size = max(len(cp), 1)
-    w_start = np.empty(size, dtype=np.int64)
-    w_end = np.empty(size, dtype=np.int64)
-    w_hash = np.empty(size, dtype=np.uint64)
-    gap_hash = np.empty(size, dtype=np.uint64)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         for k in range(m):
@@ -970,7 +965,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
 
 #: Rows scored together, tree by tree: a tree's nodes stay in the first-level cache while
 #: the rows of a block go through it.
-TREE_BLOCK_ROWS = 512
+TREE_BLOCK_ROWS = 64
 
 
 @njit(cache=True)
@@ -1029,3 +1024,158 @@ def tree_scores(X, feature, threshold, missing_left, left, right, is_leaf, value
             for i in range(m):
                 out[b0 + i] += value[nodes[i]]
     return out
+
+
+# ------------------------------------------------------------- character n-grams
+
+
+_FIN1 = np.uint64(0xFF51AFD7ED558CCD)
+_FIN2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+
+
+@njit(cache=True)
+def _bucket(h, bits):
+    """Top ``bits`` bits of the finalised hash (FNV's low bits mix poorly)."""
+    h ^= h >> _S33
+    h *= _FIN1
+    h ^= h >> _S33
+    h *= _FIN2
+    h ^= h >> _S33
+    return np.int64(h >> np.uint64(64 - bits))
+
+
+@njit(cache=True)
+def _ngram_char(cp, p, flag_table, lower_table):
+    """A character as the n-gram model sees it: lower-cased, every decimal digit a 0."""
+    c = cp[p]
+    if (_flg(flag_table, c) & F_DEC) != 0:
+        return np.uint64(48)
+    return np.uint64(_low(lower_table, c))
+
+
+@njit(cache=True)
+def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out):
+    """Buckets of the character n-grams of line [s, e) into ``out``; returns their number.
+
+    Each whitespace-separated token is lower-cased, its digits made 0 and padded with a
+    space on both sides (" posted "); every substring of it of length lo..hi is one
+    n-gram (scikit-learn's ``char_wb`` analyzer).
+    """
+    n = 0
+    i = s
+    while i < e:
+        if (_cls(cls_table, cp[i]) & SPACE) != 0:
+            i += 1
+            continue
+        j = i
+        while j < e and (_cls(cls_table, cp[j]) & SPACE) == 0:
+            j += 1
+        padded = j - i + 2
+        for k in range(padded):
+            h = _OFFSET
+            for m in range(hi):
+                q = k + m
+                if q >= padded:
+                    break
+                c = (
+                    np.uint64(32)
+                    if q == 0 or q == padded - 1
+                    else _ngram_char(cp, i + q - 1, flag_table, lower_table)
+                )
+                h = _mix(h, c)
+                if m + 1 >= lo:
+                    out[n] = _bucket(h, bits)
+                    n += 1
+        i = j
+    return n
+
+
+@njit(cache=True)
+def _ngram_capacity(starts, ends, lo, hi):
+    """Upper bound of the n-grams of the longest line (buffer size for _line_ngrams)."""
+    longest = 0
+    for i in range(len(starts)):
+        longest = max(longest, ends[i] - starts[i])
+    return (hi - lo + 1) * 3 * (longest + 1) + 1
+
+
+@njit(cache=True)
+def _line_score(buf, m, weights, intercept):
+    """Linear score of a line from its n-gram buckets: each n-gram counts 1/sqrt(m)."""
+    if m == 0:
+        return intercept
+    acc = 0.0
+    for k in range(m):
+        acc += weights[buf[k]]
+    return intercept + acc / np.sqrt(m)
+
+
+@njit(cache=True)
+def ngram_scores(cp, starts, ends, cls_table, flag_table, lower_table, lo, hi, bits, weights, b):
+    """Score (log-odds of boilerplate) of every line under a hashed n-gram model."""
+    n = len(starts)
+    out = np.empty(n, dtype=np.float64)
+    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    for i in range(n):
+        m = _line_ngrams(
+            cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+        )
+        out[i] = _line_score(buf, m, weights, b)
+    return out
+
+
+@njit(cache=True)
+def ngram_train(
+    cp,
+    starts,
+    ends,
+    cls_table,
+    flag_table,
+    lower_table,
+    lo,
+    hi,
+    bits,
+    y,
+    sample_weight,
+    order,
+    epochs,
+    learning_rate,
+    l2,
+):
+    """Logistic regression over hashed n-grams, fitted by AdaGrad.
+
+    Lines are visited in ``order`` (a seeded permutation, so the fit is deterministic)
+    ``epochs`` times; ``sample_weight`` carries class balancing and source weights. L2
+    shrinks the weights a line touches. Returns (weights, intercept).
+    """
+    size = 1 << bits
+    w = np.zeros(size, dtype=np.float64)
+    g2 = np.zeros(size, dtype=np.float64)
+    b = 0.0
+    gb2 = 0.0
+    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    for _ in range(epochs):
+        for t in range(len(order)):
+            i = order[t]
+            m = _line_ngrams(
+                cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+            )
+            z = _line_score(buf, m, w, b)
+            if z >= 0:
+                p = 1.0 / (1.0 + np.exp(-z))
+            else:
+                ez = np.exp(z)
+                p = ez / (1.0 + ez)
+            g = (p - y[i]) * sample_weight[i]
+            gb2 += g * g
+            b -= learning_rate * g / np.sqrt(gb2 + 1e-12)
+            if m == 0:
+                continue
+            scale = 1.0 / np.sqrt(m)
+            for k in range(m):
+                h = buf[k]
+                grad = g * scale + l2 * w[h]
+                g2[h] += grad * grad
+                w[h] -= learning_rate * grad / np.sqrt(g2[h] + 1e-12)
+    return w, b

@@ -3,7 +3,9 @@
 Follows scikit-learn's conventions (settings in ``__init__``, learned state in attributes
 ending in ``_``), but works on pages rather than matrices. Training uses a validation
 split grouped by page for early stopping and for the best-F1 threshold, then (by
-default) refits on all pages with the number of trees found. The fitted trees are kept
+default) refits on all pages with the number of trees found. Training sets of more than
+``large_data_lines`` lines skip the refit (the early-stopped model is final) and grow
+fewer trees at a higher learning rate. The fitted trees are kept
 as a validated :class:`~bpclf.serialize.TreeEnsemble`, so a loaded model predicts
 exactly like the one that was trained, without unpickling anything.
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +24,10 @@ import numpy as np
 
 from bpclf import __version__
 from bpclf.calibration import OPERATING_POINTS, Platt, fit_platt, operating_points
-from bpclf.config import Config, config_from_dict, load_config
+from bpclf.config import Config, load_config, stored_config
 from bpclf.errors import BpclfError, DataError, ModelError, UsageError
-from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_proba_features
+from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_features
+from bpclf.lexical import LexicalModel, lexical_block, lexical_names, out_of_fold_scores
 from bpclf.metrics import best_f1_threshold, calibration_summary, line_metrics
 from bpclf.pages import Page, batched, page_blocks
 from bpclf.phrases import Lexicon
@@ -81,6 +86,58 @@ def _read_points(data: Any) -> dict[str, float]:
     return out
 
 
+class _Stopwatch:
+    """Wall seconds per named step, summed over repeated steps."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+def _train_pages_first(
+    pages: list[Page], groups: np.ndarray, tr: np.ndarray, va: np.ndarray
+) -> tuple[list[Page], np.ndarray]:
+    """The pages reordered as the training pages, then the validation pages (each side in
+    its original order), and the line order that goes with it.
+
+    ``groups`` is the page index of every line and ``tr``/``va`` the (ascending) line
+    indices of a split grouped by page. The feature matrix of the reordered pages is
+    ``X[order]`` of the original one, so its training rows ``[:len(tr)]`` and its
+    validation rows ``[len(tr):]`` are views instead of copies.
+    """
+    train_pages = np.unique(groups[tr])
+    val_pages = np.unique(groups[va])
+    order = [*train_pages.tolist(), *val_pages.tolist()]
+    return [pages[i] for i in order], np.concatenate([tr, va])
+
+
+def _read_lexical(
+    config: Config, meta: dict, vectors: dict[str, np.ndarray], src: str
+) -> LexicalModel | None:
+    """The stored n-gram model of a model whose config enables the lexical score."""
+    weights = vectors.get("lexical_weights")
+    stored = meta.get("lexical")
+    if not config.lexical.enabled:
+        if weights is not None or stored:
+            raise ModelError("model has lexical weights but its config disables them", source=src)
+        return None
+    if weights is None or not isinstance(stored, dict):
+        raise ModelError("model config enables the lexical score but it is missing", source=src)
+    try:
+        lexical = LexicalModel(config.lexical, weights, float(stored["intercept"]))
+        lexical.validate()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"invalid lexical model ({exc})", source=src) from None
+    return lexical
+
+
 class BoilerplateClassifier:
     """Classify every line of a page as content (0) or boilerplate (1).
 
@@ -88,6 +145,10 @@ class BoilerplateClassifier:
     ----------
     config:
         Feature settings and hyperparameters; ``None`` means configs/default.toml.
+
+    After ``fit``, ``fit_seconds_`` holds the wall seconds of its steps (features,
+    early-stopped fit, validation predictions, refit, export, calibration, ...); it is
+    not stored in the model file.
     """
 
     def __init__(self, config: Config | None = None) -> None:
@@ -103,6 +164,8 @@ class BoilerplateClassifier:
     def fit(self, pages: Sequence[Page], progress: Progress | None = None) -> BoilerplateClassifier:
         """Train on labelled pages (every page must have ``labels``)."""
 
+        t_fit = time.perf_counter()
+        steps = _Stopwatch()
         self.config_ = self.config if self.config is not None else load_config()
         cap = self.config_.features.max_page_lines
         pages = [block for _, block in page_blocks(pages, cap) if len(block)]
@@ -124,26 +187,45 @@ class BoilerplateClassifier:
         unknown = [f for f in mcfg.second_pass_features if f not in self.feature_names_]
         if mcfg.second_pass and unknown:
             raise UsageError(f"invalid config: unknown second_pass_features: {', '.join(unknown)}")
-        X = self._features(pages, progress)
         groups = np.repeat(np.arange(len(pages)), [len(p) for p in pages])
-        mcfg = self.config_.model
-        w = np.repeat(
-            [mcfg.source_weights.get(p.source or "", 1.0) for p in pages], [len(p) for p in pages]
-        )
-
         split = self._validation_split(y, groups)
         if split is None:
             log.warning("too few pages for a validation split: no early stopping, threshold 0.5")
-        hgb, n_iter, val_proba = self._fit_stage(X, y, w, split)
-        self.ensemble_ = self._export(hgb, X)
+        self.large_data_ = 0 < mcfg.large_data_lines < len(y)
+        refit = mcfg.refit_on_all and not self.large_data_
+        if split is not None and not refit and not mcfg.second_pass:
+            # The early-stopped model is final and nothing needs the pages in their
+            # order: compute the features of the training pages first, so that the
+            # training and validation matrices are views of X instead of copies.
+            pages, order = _train_pages_first(pages, groups, *split)
+            y = y[order]
+            groups = np.repeat(np.arange(len(pages)), [len(p) for p in pages])
+            n_train = len(split[0])
+            split = (slice(0, n_train), slice(n_train, len(y)))
+        w = np.repeat(
+            [mcfg.source_weights.get(p.source or "", 1.0) for p in pages], [len(p) for p in pages]
+        )
+        with steps("features"):
+            X = self._features(pages, progress)
+        self.lexical_: LexicalModel | None = None
+        if self.config_.lexical.enabled:
+            with steps("lexical"):
+                X = self._with_lexical(X, pages, y, w)
+        hgb, n_iter, val_proba = self._fit_stage(X, y, w, split, refit, steps)
+        with steps("export"):
+            self.ensemble_ = self._export(hgb, X)
         self.second_pass_ = None
         self.second_pass_names_: list[str] = []
         second: dict[str, Any] = {}
         if mcfg.second_pass and split is not None:
-            oof = self._out_of_fold(X, y, w, groups, n_iter)
-            X2 = self._second_pass_matrix(X, oof, [len(p) for p in pages])
-            hgb2, n_iter2, val_proba = self._fit_stage(X2, y, w, split)
-            self.second_pass_ = self._export(hgb2, X2)
+            with steps("second_pass_out_of_fold"):
+                oof = self._out_of_fold(X, y, w, groups, n_iter)
+                X2 = self._second_pass_matrix(X, oof, [len(p) for p in pages])
+            hgb2, n_iter2, val_proba = self._fit_stage(
+                X2, y, w, split, refit, steps, step_prefix="second_pass_"
+            )
+            with steps("second_pass_export"):
+                self.second_pass_ = self._export(hgb2, X2)
             second = {
                 "feature_names": list(self.second_pass_names_),
                 "n_iter": n_iter2,
@@ -153,22 +235,23 @@ class BoilerplateClassifier:
         threshold = 0.5
         self.calibration_ = Platt()
         points: dict[str, Any] = {}
-        if split is not None:
-            va = split[1]
-            if mcfg.calibrate:
-                self.calibration_ = fit_platt(val_proba, y[va], w[va])
-            val_proba = self.calibration_(val_proba)
-            threshold, _ = best_f1_threshold(y[va], val_proba)
-            pred = (val_proba >= threshold).astype(int)
-            validation = {k: float(v) for k, v in line_metrics(y[va], pred, val_proba).items()}
-            validation["pages"] = len(np.unique(groups[va]))
-            validation["ece"] = calibration_summary(y[va], val_proba)["ece"]
-            points = operating_points(
-                y[va],
-                val_proba,
-                keep_content=mcfg.keep_more_content_recall,
-                remove_boilerplate=mcfg.remove_more_recall,
-            )
+        with steps("calibration"):
+            if split is not None:
+                va = split[1]
+                if mcfg.calibrate:
+                    self.calibration_ = fit_platt(val_proba, y[va], w[va])
+                val_proba = self.calibration_(val_proba)
+                threshold, _ = best_f1_threshold(y[va], val_proba)
+                pred = (val_proba >= threshold).astype(int)
+                validation = {k: float(v) for k, v in line_metrics(y[va], pred, val_proba).items()}
+                validation["pages"] = len(np.unique(groups[va]))
+                validation["ece"] = calibration_summary(y[va], val_proba)["ece"]
+                points = operating_points(
+                    y[va],
+                    val_proba,
+                    keep_content=mcfg.keep_more_content_recall,
+                    remove_boilerplate=mcfg.remove_more_recall,
+                )
         self.threshold_ = float(threshold)
         self.operating_points_ = {k: v["threshold"] for k, v in points.items()}
         self.meta_ = {
@@ -180,6 +263,7 @@ class BoilerplateClassifier:
             "calibration": self.calibration_.to_dict(),
             "operating_points": points,
             "n_iter": n_iter,
+            "large_data": self.large_data_,
             "second_pass": second,
             "training_data": data_summary(pages),
             "validation_metrics": validation,
@@ -189,6 +273,11 @@ class BoilerplateClassifier:
                 "stopwords": stopwords.to_dict(),
             },
         }
+        if self.lexical_ is not None:
+            self.meta_["lexical"] = {"intercept": self.lexical_.intercept}
+        steps.seconds["other"] = time.perf_counter() - t_fit - sum(steps.seconds.values())
+        self.fit_seconds_ = steps.seconds
+        log.debug("fit steps (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in steps.seconds.items()))
         return self
 
     def _validation_split(
@@ -213,28 +302,44 @@ class BoilerplateClassifier:
         X: np.ndarray,
         y: np.ndarray,
         w: np.ndarray,
-        split: tuple[np.ndarray, np.ndarray] | None,
+        split: tuple[Any, Any] | None,
+        refit: bool,
+        steps: _Stopwatch,
+        step_prefix: str = "",
     ):
-        """Early-stop on the validation split, then (by default) refit on everything.
+        """Early-stop on the validation split, then refit on everything when ``refit``.
 
         Returns the estimator, its number of trees and the validation-split
-        probabilities of the early-stopped model (used for the threshold).
+        probabilities of the early-stopped model (used for the threshold). ``split``
+        holds line indices or slices (views, no copy) of the training/validation rows.
         """
         mcfg = self.config_.model
         if split is None:
-            hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
-            hgb.fit(X, y, sample_weight=w)
+            with steps(step_prefix + "fit"):
+                hgb = self._estimator(early_stopping=False, max_iter=min(mcfg.max_iter, 100))
+                hgb.fit(X, y, sample_weight=w)
             return hgb, int(hgb.n_iter_), None
         tr, va = split
-        hgb = self._estimator(early_stopping=True, max_iter=mcfg.max_iter)
-        hgb.fit(
-            X[tr], y[tr], sample_weight=w[tr], X_val=X[va], y_val=y[va], sample_weight_val=w[va]
-        )
+        max_iter = mcfg.max_iter
+        if self.large_data_:
+            max_iter = min(max_iter, mcfg.large_data_max_iter)
+        with steps(step_prefix + "early_stopped_fit"):
+            hgb = self._estimator(early_stopping=True, max_iter=max_iter)
+            hgb.fit(
+                X[tr],
+                y[tr],
+                sample_weight=w[tr],
+                X_val=X[va],
+                y_val=y[va],
+                sample_weight_val=w[va],
+            )
         n_iter = int(hgb.n_iter_)
-        val_proba = TreeEnsemble.from_sklearn(hgb).predict_proba(X[va])
-        if mcfg.refit_on_all:
-            hgb = self._estimator(early_stopping=False, max_iter=n_iter)
-            hgb.fit(X, y, sample_weight=w)
+        with steps(step_prefix + "validation_predict"):
+            val_proba = TreeEnsemble.from_sklearn(hgb).predict_proba(X[va])
+        if refit:
+            with steps(step_prefix + "refit"):
+                hgb = self._estimator(early_stopping=False, max_iter=n_iter)
+                hgb.fit(X, y, sample_weight=w)
         return hgb, n_iter, val_proba
 
     def _out_of_fold(
@@ -270,7 +375,7 @@ class BoilerplateClassifier:
         """Selected first-pass features plus the first-pass probabilities around each line."""
         mcfg = self.config_.model
         cols = [self.feature_names_.index(f) for f in mcfg.second_pass_features]
-        ctx, names = neighbour_proba_features(proba, page_sizes, mcfg.second_pass_window)
+        ctx, names = neighbour_features(proba, page_sizes, mcfg.second_pass_window)
         self.second_pass_names_ = [*mcfg.second_pass_features, *names]
         return np.hstack([X[:, cols], ctx])
 
@@ -288,9 +393,10 @@ class BoilerplateClassifier:
 
         m = self.config_.model
         return HistGradientBoostingClassifier(
-            learning_rate=m.learning_rate,
+            learning_rate=m.large_data_learning_rate if self.large_data_ else m.learning_rate,
             max_iter=max_iter,
             max_leaf_nodes=m.max_leaf_nodes,
+            max_depth=m.max_depth or None,
             min_samples_leaf=m.min_samples_leaf,
             l2_regularization=m.l2_regularization,
             max_features=m.max_features,
@@ -304,18 +410,56 @@ class BoilerplateClassifier:
 
     def _set_extractor(self, lexicon: Lexicon, stopwords: Stopwords) -> None:
         self.extractor_ = FeatureExtractor(self.config_.features, lexicon, stopwords)
-        self.feature_names_ = self.extractor_.feature_names
+        self.feature_names_ = list(self.extractor_.feature_names)
+        if self.config_.lexical.enabled:
+            self.feature_names_ += lexical_names(self.config_.lexical.window)
+
+    def _with_lexical(
+        self, X: np.ndarray, pages: Sequence[Page], y: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        """Fill the lexical columns of ``X`` with out-of-fold n-gram scores; fit the n-gram
+        model kept for prediction on all pages.
+
+        The n-gram model is weighted like the trees: source weights times balanced class
+        weights (unless ``class_weight = "none"``).
+        """
+        lcfg = self.config_.lexical
+        cap = self.config_.features.max_line_chars
+        seed = self.config_.model.random_state
+        sw = np.asarray(w, dtype=np.float64)
+        if self.config_.model.class_weight == "balanced":
+            counts = np.bincount(y, minlength=2).astype(np.float64)
+            sw = sw * (len(y) / (2.0 * np.maximum(counts, 1.0)))[y]
+        oof = out_of_fold_scores(lcfg, pages, y, sw, max_line_chars=cap, seed=seed)
+        self.lexical_ = LexicalModel.fit(lcfg, pages, y, sw, max_line_chars=cap, seed=seed)
+        block, _ = lexical_block(oof, [len(p) for p in pages], lcfg.window)
+        X[:, X.shape[1] - block.shape[1] :] = block
+        return X
+
+    def _lexical_features(self, blocks: Sequence[Page]) -> np.ndarray:
+        """The lexical block of pages to classify, from the stored n-gram model."""
+        assert self.lexical_ is not None
+        scores = self.lexical_.score(blocks, max_line_chars=self.config_.features.max_line_chars)
+        return lexical_block(scores, [len(b) for b in blocks], self.config_.lexical.window)[0]
 
     def _features(
         self, pages: Sequence[Page], progress: Progress | None = None, batch_lines: int = 20000
     ) -> np.ndarray:
-        """Feature matrix of ``pages``, computed in batches (results do not depend on them)."""
-        blocks = []
+        """Feature matrix of ``pages``, computed in batches (results do not depend on them)
+        and written into one preallocated matrix (no second copy of it while stacking).
+
+        The lexical columns (last) are left for :meth:`_with_lexical` to fill."""
+        X = np.empty((sum(len(p) for p in pages), len(self.feature_names_)), dtype=np.float64)
+        row = 0
         for batch in batched(pages, batch_lines):
-            blocks.append(self.extractor_.transform(batch))
+            block = self.extractor_.transform(batch)
+            X[row : row + len(block), : block.shape[1]] = block
+            row += len(block)
             if progress:
                 progress(len(batch))
-        return np.vstack(blocks) if blocks else self.extractor_.transform([])
+        if row != len(X):  # a programming error, never a data error
+            raise AssertionError(f"computed {row} feature rows, expected {len(X)}")
+        return X
 
     # -- prediction --------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -338,6 +482,8 @@ class BoilerplateClassifier:
     def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
         blocks = [block for _, block in chunk]
         X = self.extractor_.transform(blocks)
+        if self.lexical_ is not None:
+            X = np.hstack([X, self._lexical_features(blocks)])
         proba = self.ensemble_.predict_proba(X)
         if self.second_pass_ is not None:
             X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])
@@ -378,12 +524,13 @@ class BoilerplateClassifier:
         """Write the model atomically (temp file, then rename)."""
         self._check_fitted()
         extras = {"second_pass": self.second_pass_} if self.second_pass_ is not None else None
-        save_model(path, self.ensemble_, self.meta_, extras)
+        vectors = {"lexical_weights": self.lexical_.weights} if self.lexical_ else None
+        save_model(path, self.ensemble_, self.meta_, extras, vectors)
 
     @classmethod
     def load(cls, path: str | Path) -> BoilerplateClassifier:
         """Load and validate a model file; never executes code from the file."""
-        ensemble, meta, extras = load_model_bundle(path)
+        ensemble, meta, extras, vectors = load_model_bundle(path)
         src = str(path)
         if meta.get("format") != "bpclf-model":
             raise ModelError("not a bpclf classifier model", source=src)
@@ -396,7 +543,7 @@ class BoilerplateClassifier:
                 source=src,
             )
         try:
-            config = config_from_dict(meta["config"], source=src)
+            config = stored_config(meta["config"], source=src)
             res = meta["resources"]
             lexicon = Lexicon.from_rows(res["lexicon"])
             stopwords = Stopwords.from_dict(res["stopwords"])
@@ -431,6 +578,8 @@ class BoilerplateClassifier:
             raise ModelError("model threshold outside [0, 1]", source=src)
         model.ensemble_, model.threshold_, model.meta_ = ensemble, threshold, meta
         model.calibration_, model.operating_points_ = calibration, points
+        model.large_data_ = bool(meta.get("large_data", False))
+        model.lexical_ = _read_lexical(config, meta, vectors, src)
         model.second_pass_ = extras.get("second_pass")
         model.second_pass_names_ = []
         second = meta.get("second_pass") or {}

@@ -67,9 +67,13 @@ ARRAY_DTYPES: dict[str, np.dtype] = {
 }
 _NODE_ARRAYS = ("feature", "threshold", "missing_left", "left", "right", "is_leaf", "value")
 _JSON_MEMBERS = ("format_json", "meta_json")
-#: Names of extra ensembles (stored as "{name}__{array}" members).
+#: Names of extra ensembles (stored as "{name}__{array}" members) and of vectors
+#: (stored as "vec__{name}").
 _EXTRA_NAME = re.compile(r"[a-z](?:[a-z0-9]|_(?!_)){0,31}")
 MAX_EXTRAS = 8
+_VECTOR_PREFIX = "vec__"
+#: Refuse vectors longer than this (the lexical weights have 2 ** hash_bits <= 2 ** 24).
+MAX_VECTOR_LENGTH = 1 << 24
 
 # Fixed zip entry attributes so that the same content always gives the same bytes
 # (np.savez_compressed stamps every entry with the current time).
@@ -382,6 +386,7 @@ def save_model(
     ensemble: TreeEnsemble,
     meta: dict,
     extras: dict[str, TreeEnsemble] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write ``ensemble`` and JSON-serialisable ``meta`` to ``path``, atomically.
 
@@ -393,6 +398,8 @@ def save_model(
 
     ``extras`` are further named ensembles (for example a second pass) stored beside the
     main one, each validated and described in the format header like the main one.
+    ``vectors`` are named 1-D float64 arrays (for example the lexical n-gram weights),
+    stored as ``vec__<name>`` members with their length in the header.
     """
     path = Path(path)
     ensemble.validate(source=str(path))
@@ -401,6 +408,9 @@ def save_model(
         if not _EXTRA_NAME.fullmatch(key):
             raise ValueError(f"invalid extra ensemble name {key!r}")
         extra.validate(source=str(path))
+    vectors = dict(vectors or {})
+    for key, vec in vectors.items():
+        _check_vector(key, vec, len(vec) if isinstance(vec, np.ndarray) else -1, _raise_value)
     if not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, got {type(meta).__name__}")
     fmt = {
@@ -415,9 +425,30 @@ def save_model(
         fmt["extras"] = {key: _header(extra) for key, extra in sorted(extras.items())}
         for key, extra in extras.items():
             members.update({f"{key}__{name}": getattr(extra, name) for name in ARRAY_DTYPES})
+    if vectors:
+        fmt["vectors"] = {key: len(vec) for key, vec in sorted(vectors.items())}
+        members.update({f"{_VECTOR_PREFIX}{key}": vec for key, vec in vectors.items()})
     members["format_json"] = _json_array(fmt)
     members["meta_json"] = _json_array(meta)
     _write_container(path, members)
+
+
+def _raise_value(message: str) -> ValueError:
+    return ValueError(message)
+
+
+def _check_vector(key: Any, vec: Any, length: Any, fail: Any) -> None:
+    """A named vector member must be a finite 1-D float64 array of the declared length."""
+    if not isinstance(key, str) or not _EXTRA_NAME.fullmatch(key):
+        raise fail(f"invalid vector name {_clip(key)}")
+    if not _is_int(length) or not 0 <= length <= MAX_VECTOR_LENGTH:
+        raise fail(f"vector {key!r}: length must be an integer in 0..{MAX_VECTOR_LENGTH}")
+    if not isinstance(vec, np.ndarray) or vec.dtype != np.float64 or vec.ndim != 1:
+        raise fail(f"vector {key!r} must be a 1-D float64 array")
+    if vec.shape[0] != length:
+        raise fail(f"vector {key!r} has {vec.shape[0]} entries, the header says {length}")
+    if not np.isfinite(vec).all():
+        raise fail(f"vector {key!r} has non-finite values")
 
 
 def _header(ensemble: TreeEnsemble) -> dict[str, Any]:
@@ -507,16 +538,16 @@ def _describe(exc: BaseException) -> str:
 def load_model(path: str | os.PathLike) -> tuple[TreeEnsemble, dict]:
     """Load and fully validate a model file; return ``(ensemble, meta)``.
 
-    See :func:`load_model_bundle` for files that also hold extra ensembles.
+    See :func:`load_model_bundle` for files that also hold extra ensembles and vectors.
     """
-    ensemble, meta, _ = load_model_bundle(path)
+    ensemble, meta, _, _ = load_model_bundle(path)
     return ensemble, meta
 
 
 def load_model_bundle(
     path: str | os.PathLike,
-) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble]]:
-    """Load and fully validate a model file; return ``(ensemble, meta, extras)``.
+) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble], dict[str, np.ndarray]]:
+    """Load and fully validate a model file; return ``(ensemble, meta, extras, vectors)``.
 
     Safe on untrusted input: nothing is unpickled, sizes are checked before anything is
     decompressed or allocated, and every structural invariant is validated before the
@@ -548,15 +579,17 @@ def load_model_bundle(
 
     try:
         members = _read_members(data, fail)
-        ensemble, meta, extras = _decode(members, fail)
+        ensemble, meta, extras, vectors = _decode(members, fail)
         for item in (ensemble, *extras.values()):
             item.validate(source=src)
             _freeze(item)
+        for vec in vectors.values():
+            vec.flags.writeable = False
     except ModelError:
         raise
     except Exception as exc:  # a hostile file must only ever produce a ModelError
         raise fail(f"corrupt model file ({_describe(exc)})", exc) from exc
-    return ensemble, meta, extras
+    return ensemble, meta, extras, vectors
 
 
 def _read_members(data: bytes, fail: Any) -> dict[str, np.ndarray]:
@@ -602,7 +635,12 @@ def _read_members(data: bytes, fail: Any) -> dict[str, np.ndarray]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             for name in npy_infos:
-                if name in _JSON_MEMBERS or name in ARRAY_DTYPES or _is_extra_member(name):
+                if (
+                    name in _JSON_MEMBERS
+                    or name in ARRAY_DTYPES
+                    or _is_extra_member(name)
+                    or name.startswith(_VECTOR_PREFIX)
+                ):
                     arrays[name] = npz[name]
     except ValueError as exc:
         if "pickle" in str(exc).lower():
@@ -656,7 +694,7 @@ def _ensemble(arrays: dict[str, np.ndarray], header: Any, prefix: str, fail: Any
 
 def _decode(
     arrays: dict[str, np.ndarray], fail: Any
-) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble]]:
+) -> tuple[TreeEnsemble, dict, dict[str, TreeEnsemble], dict[str, np.ndarray]]:
     """Check format name/version and metadata, then assemble the (unvalidated) ensemble."""
     fmt = _decode_json(arrays["format_json"], "format_json", fail)
     if not isinstance(fmt, dict) or fmt.get("format") != FORMAT_NAME:
@@ -684,4 +722,14 @@ def _decode(
         if not isinstance(key, str) or not _EXTRA_NAME.fullmatch(key):
             raise fail(f"invalid extra ensemble name {_clip(key)}")
         extras[key] = _ensemble(arrays, header, f"{key}__", fail)
-    return ensemble, meta, extras
+    lengths = fmt.get("vectors", {})
+    if not isinstance(lengths, dict) or len(lengths) > MAX_EXTRAS:
+        raise fail(f"format_json 'vectors' must be an object of at most {MAX_EXTRAS} lengths")
+    vectors = {}
+    for key, length in lengths.items():
+        member = f"{_VECTOR_PREFIX}{key}"
+        if member not in arrays:
+            raise fail(f"model file lacks array {_clip(member)}")
+        _check_vector(key, arrays[member], length, fail)
+        vectors[key] = arrays[member]
+    return ensemble, meta, extras, vectors

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import pytest
 
-from bpclf.config import Config, FeatureConfig, ModelConfig
+from bpclf.config import Config, FeatureConfig, LexicalConfig, ModelConfig
+from bpclf.formats import dumps
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page
 
@@ -77,6 +77,7 @@ def tiny_config() -> Config:
             max_leaf_nodes=8,
             second_pass=True,
         ),
+        lexical=LexicalConfig(enabled=True, hash_bits=12, folds=3),
     )
 
 
@@ -109,8 +110,6 @@ def tiny_config_file(tmp_path_factory) -> Path:
 
 
 def write_jsonl(path: Path, pages: list[Page]) -> Path:
-    path.write_text(
-        "".join(json.dumps(p.to_record(), ensure_ascii=False) + "\n" for p in pages),
-        encoding="utf-8",
-    )
+    """Pages as JSONL, written the way bpclf writes JSONL (compact separators)."""
+    path.write_text("".join(dumps(p.to_record()) + "\n" for p in pages), encoding="utf-8")
     return path

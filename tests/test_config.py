@@ -37,6 +37,10 @@ def test_relative_paths_resolve_next_to_the_config(tmp_path):
         ("[model]\nrefit_on_all = 1\n", "true or false"),
         ("[features]\ncontext_features = [1]\n", "list of strings"),
         ("[model]\nvalidation_fraction = 1.5\n", "between 0 and 1"),
+        ("[model]\nlarge_data_lines = -1\n", "large_data_lines must be 0"),
+        ("[model]\nlarge_data_lines = 2.5e5\n", "must be an integer"),
+        ("[model]\nlarge_data_learning_rate = 0\n", "large_data_learning_rate must be positive"),
+        ("[model]\nlarge_data_max_iter = 0\n", "large_data_max_iter must be at least 1"),
         ("[model]\nsource_weights = {a = -1}\n", "positive numbers"),
         ("[model\n", "cannot read config"),
     ],
@@ -52,3 +56,14 @@ def test_bad_configs(tmp_path, toml, message):
 def test_missing_config(tmp_path):
     with pytest.raises(UsageError, match="not found"):
         load_config(tmp_path / "none.toml")
+
+
+def test_stored_configs_from_before_the_lexical_score_disable_it():
+    from bpclf.config import stored_config
+
+    old = Config().to_dict()
+    del old["lexical"]
+    assert stored_config(old, source="m").lexical.enabled is False
+    assert stored_config(Config().to_dict(), source="m").lexical.enabled is True
+    with pytest.raises(UsageError, match="hash_bits"):
+        stored_config({**Config().to_dict(), "lexical": {"hash_bits": 40}}, source="m")

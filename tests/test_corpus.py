@@ -192,7 +192,8 @@ def _corpus_config():
 def test_a_corpus_stats_model_records_and_uses_the_site_features(tmp_path):
     train = _write(tmp_path / "train.jsonl", _site_corpus(0) + _site_corpus(1))
     model = api.train([train], config=_corpus_config(), output=tmp_path / "m.bpclf")
-    assert model.feature_names_[-len(SITE_NAMES) :] == SITE_NAMES
+    names = model.extractor_.feature_names  # the lexical block, if any, comes after
+    assert names[-len(SITE_NAMES) :] == SITE_NAMES and set(SITE_NAMES) <= set(model.feature_names_)
     loaded = BoilerplateClassifier.load(tmp_path / "m.bpclf")
     assert loaded.config_.features.corpus_stats is True
     test = _write(tmp_path / "test.jsonl", _site_corpus(2))

@@ -137,10 +137,10 @@ def test_unknown_context_feature_rejected():
 
 
 def test_neighbour_probabilities_for_the_second_pass():
-    from bpclf.features import neighbour_proba_features
+    from bpclf.features import neighbour_features
 
     proba = np.array([0.1, 0.2, 0.9, 0.5, 0.3])
-    X, names = neighbour_proba_features(proba, [3, 2], window=1)
+    X, names = neighbour_features(proba, [3, 2], window=1)
     assert names == ["p1", "p1@-1", "p1@+1", "p1_mean_before", "p1_mean_after", "p1_page_mean"]
     col = {n: X[:, i].round(6).tolist() for i, n in enumerate(names)}
     assert col["p1"] == proba.tolist()
@@ -148,8 +148,10 @@ def test_neighbour_probabilities_for_the_second_pass():
     assert col["p1@+1"] == [0.2, 0.9, -1, 0.3, -1]
     assert col["p1_mean_after"] == [0.2, 0.9, -1, 0.3, -1]
     assert col["p1_page_mean"] == [0.4, 0.4, 0.4, 0.4, 0.4]
-    X3, _ = neighbour_proba_features(proba, [3, 2], window=3)
+    X3, _ = neighbour_features(proba, [3, 2], window=3)
     assert X3[0, -2] == pytest.approx((0.2 + 0.9) / 2)  # mean after, clipped at page end
+    X4, names4 = neighbour_features(proba, [3, 2], window=1, name="lex", missing=-10.0)
+    assert names4[:3] == ["lex", "lex@-1", "lex@+1"] and X4[0, 1] == -10.0
 
 
 def test_markup_features_from_html(tmp_path):

@@ -8,7 +8,7 @@ from bpclf.errors import DataError, ModelError
 from bpclf.features import FEATURE_SCHEMA_VERSION
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page
-from bpclf.serialize import load_model, load_model_bundle, save_model
+from bpclf.serialize import load_model_bundle, save_model
 
 from .conftest import make_page, make_pages, tiny_config
 
@@ -66,12 +66,35 @@ def test_model_uses_its_own_lexicon(tiny_model, model_file, tmp_path):
     assert "en" in meta["resources"]["stopwords"]
 
 
-def _tampered(model_file, tmp_path, **changes):
-    ensemble, meta, extras = load_model_bundle(model_file)
+def _tampered(model_file, tmp_path, vectors=None, **changes):
+    ensemble, meta, extras, stored = load_model_bundle(model_file)
     meta.update(changes)
     path = tmp_path / "tampered.bpclf"
-    save_model(path, ensemble, meta, extras)
+    save_model(path, ensemble, meta, extras, stored if vectors is None else vectors)
     return path
+
+
+def test_lexical_model_is_stored_and_checked(tiny_model, model_file, tmp_path):
+    lex = tiny_model.lexical_
+    assert lex is not None and lex.weights.shape == (2**12,)
+    assert tiny_model.feature_names_[-1] == "lex_page_mean"
+    loaded = BoilerplateClassifier.load(model_file)
+    np.testing.assert_array_equal(loaded.lexical_.weights, lex.weights)
+    # The menu lines of the fixture pages score as boilerplate, the article as content.
+    page = make_page("x", "en", seed=7)
+    scores = lex.score([page], max_line_chars=1000)
+    labels = np.array(page.labels)
+    assert scores[labels == 1].min() > scores[labels == 0].max()
+    short = {"lexical_weights": lex.weights[:100]}
+    with pytest.raises(ModelError, match="invalid lexical model"):
+        BoilerplateClassifier.load(_tampered(model_file, tmp_path, vectors=short))
+    with pytest.raises(ModelError, match="lexical score but it is missing"):
+        BoilerplateClassifier.load(_tampered(model_file, tmp_path, vectors={}))
+    config = dict(tiny_model.meta_["config"])
+    del config["lexical"]
+    bad = _tampered(model_file, tmp_path, config=config)
+    with pytest.raises(ModelError, match=r"config disables them|feature names"):
+        BoilerplateClassifier.load(bad)
 
 
 def test_refuses_other_feature_schema(model_file, tmp_path):
@@ -138,8 +161,8 @@ def test_second_pass_is_stored_and_checked(tiny_model, model_file, tmp_path):
     bad = _tampered(model_file, tmp_path, second_pass={**second, "feature_names": names})
     with pytest.raises(ModelError, match="second-pass feature names"):
         BoilerplateClassifier.load(bad)
-    ensemble, meta = load_model(model_file)  # drops the second-pass trees
-    save_model(tmp_path / "lost.bpclf", ensemble, meta)
+    ensemble, meta, _, vectors = load_model_bundle(model_file)
+    save_model(tmp_path / "lost.bpclf", ensemble, meta, vectors=vectors)  # no second pass
     with pytest.raises(ModelError, match="disagree about the second pass"):
         BoilerplateClassifier.load(tmp_path / "lost.bpclf")
 

@@ -75,7 +75,7 @@ def model(tiny_model):
 @given(pages=st.lists(page_st, max_size=4))
 def test_features_are_finite_and_complete(model, pages):
     X = model.extractor_.transform(pages)
-    assert X.shape == (sum(len(p) for p in pages), len(model.feature_names_))
+    assert X.shape == (sum(len(p) for p in pages), model.extractor_.n_features)
     assert np.isfinite(X).all()
 
 

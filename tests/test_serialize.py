@@ -474,7 +474,7 @@ def test_random_corruptions_only_raise_model_error(model_file: Path, ensemble: T
 def test_extras_round_trip(tmp_path: Path, ensemble: TreeEnsemble):
     path = tmp_path / "bundle.bpclf"
     save_model(path, ensemble, {"k": 1}, extras={"second_pass": ensemble})
-    main, meta, extras = serialize.load_model_bundle(path)
+    main, meta, extras, _ = serialize.load_model_bundle(path)
     assert meta == {"k": 1} and list(extras) == ["second_pass"]
     X = _test_matrix(n_rows=200)
     np.testing.assert_array_equal(extras["second_pass"].predict_proba(X), main.predict_proba(X))
@@ -496,3 +496,26 @@ def test_hostile_extra_ensemble_is_refused(tmp_path: Path, ensemble: TreeEnsembl
 def test_extra_names_are_checked(tmp_path: Path, ensemble: TreeEnsemble):
     with pytest.raises(ValueError, match="invalid extra"):
         save_model(tmp_path / "x.bpclf", ensemble, {}, extras={"Bad__name": ensemble})
+
+
+# ---------------------------------------------------------------- vectors
+
+
+def test_vectors_round_trip_and_tampering(tmp_path: Path, ensemble: TreeEnsemble):
+    path = tmp_path / "vec.bpclf"
+    weights = np.linspace(-1.0, 1.0, 64)
+    save_model(path, ensemble, {}, vectors={"lexical_weights": weights})
+    _, _, _, vectors = serialize.load_model_bundle(path)
+    np.testing.assert_array_equal(vectors["lexical_weights"], weights)
+    assert not vectors["lexical_weights"].flags.writeable
+    bad = weights.copy()
+    bad[3] = np.nan
+    _refused(_tampered(path, vec__lexical_weights=bad), "non-finite")
+    _refused(_tampered(path, vec__lexical_weights=weights[:10]), "header says 64")
+    _refused(_tampered(path, vec__lexical_weights=weights.astype(np.float32)), "float64")
+    members = _members(path)
+    del members["vec__lexical_weights"]
+    _write_raw(tmp_path / "lacking.bpclf", members)
+    _refused(tmp_path / "lacking.bpclf", "lacks array")
+    with pytest.raises(ValueError, match="invalid vector name"):
+        save_model(tmp_path / "x.bpclf", ensemble, {}, vectors={"Bad": weights})

@@ -1,0 +1,146 @@
+"""A learned lexical score per line: hashed character n-grams, logistic regression.
+
+The hand-written lexicon knows a few thousand appeal and navigation phrases; the
+labelled pages know many more cues ("Posted in", "© 2021", "Lue lisää", "Partager",
+month-name bylines, ...), in every language and in the spelling variants and compounds
+that word lists miss. A linear model over the character 3-5-grams of each word (hashed,
+as in scikit-learn's ``char_wb`` analyzer; digits as 0) turns them into one number per
+line, and the trees see that number for the line and its neighbours.
+
+Stacking needs care: the trees must learn from scores like those they get on new pages,
+so during training every line's score comes from an n-gram model fitted on the *other*
+pages (k folds grouped by page); the model stored in the file is then fitted on all
+pages. Fitting is AdaGrad in compiled code (:func:`bpclf.kernels.ngram_train`),
+deterministic for a given seed, and the weights are a plain float array in the model
+file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpclf import charclass as cc
+from bpclf import kernels
+from bpclf.config import LexicalConfig
+from bpclf.features import neighbour_features
+from bpclf.pages import Page
+
+#: Score given to neighbours beyond the page (no line scores that low in practice).
+MISSING = -10.0
+
+
+def lexical_names(window: int) -> list[str]:
+    """Names of the lexical feature block (see :func:`lexical_block`)."""
+    return lexical_block(np.zeros(0), [], window)[1]
+
+
+def lexical_block(
+    scores: np.ndarray, page_sizes: Sequence[int], window: int
+) -> tuple[np.ndarray, list[str]]:
+    """The lexical features of each line: its score, its neighbours' scores, their means
+    before and after it and the page mean."""
+    return neighbour_features(scores, page_sizes, window, name="lex", missing=MISSING)
+
+
+def _layout(pages: Sequence[Page], max_line_chars: int):
+    lines = [line[:max_line_chars] for p in pages for line in p.lines]
+    return cc.layout(lines)
+
+
+def _tables():
+    return cc.class_table(), cc.flag_table(), cc.lower_table()
+
+
+@dataclass(frozen=True, eq=False)
+class LexicalModel:
+    """Fitted n-gram weights (``2 ** hash_bits`` floats) and intercept."""
+
+    config: LexicalConfig
+    weights: np.ndarray
+    intercept: float
+
+    @classmethod
+    def fit(
+        cls,
+        config: LexicalConfig,
+        pages: Sequence[Page],
+        y: np.ndarray,
+        sample_weight: np.ndarray,
+        *,
+        max_line_chars: int,
+        seed: int,
+        lines: np.ndarray | None = None,
+    ) -> LexicalModel:
+        """Fit on the lines of ``pages`` (only those indexed by ``lines``, if given)."""
+        cp, starts, ends = _layout(pages, max_line_chars)
+        weights, intercept = _train(config, cp, starts, ends, y, sample_weight, seed, lines)
+        return cls(config, weights, intercept)
+
+    def score(self, pages: Sequence[Page], *, max_line_chars: int) -> np.ndarray:
+        """Log-odds of boilerplate of every line of ``pages`` under the n-gram model."""
+        cp, starts, ends = _layout(pages, max_line_chars)
+        return _score(self.config, cp, starts, ends, self.weights, self.intercept)
+
+    def validate(self) -> None:
+        """Raise ValueError unless the weights can be used with this config."""
+        w = self.weights
+        if not isinstance(w, np.ndarray) or w.dtype != np.float64 or w.ndim != 1:
+            raise ValueError("lexical weights must be a 1-D float64 array")
+        if w.shape[0] != 1 << self.config.hash_bits:
+            raise ValueError(
+                f"lexical weights have {w.shape[0]} entries, hash_bits "
+                f"{self.config.hash_bits} needs {1 << self.config.hash_bits}"
+            )
+        if not np.isfinite(w).all() or not np.isfinite(self.intercept):
+            raise ValueError("lexical weights must be finite")
+
+
+def _train(config, cp, starts, ends, y, sample_weight, seed, lines):
+    """Fit on the lines indexed by ``lines`` (all if None), at most ``max_train_lines``
+    of them (a seeded sample: on large training sets the n-gram model has all it needs
+    long before, and the fit stays a few seconds)."""
+    idx = np.arange(len(starts)) if lines is None else np.asarray(lines, dtype=np.int64)
+    order = idx[np.random.default_rng(seed).permutation(len(idx))]
+    order = order[: config.max_train_lines]
+    c = config
+    return kernels.ngram_train(
+        cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits,
+        np.asarray(y, dtype=np.float64), np.asarray(sample_weight, dtype=np.float64),
+        order, c.epochs, c.learning_rate, c.l2,
+    )  # fmt: skip
+
+
+def _score(config, cp, starts, ends, weights, intercept):
+    c = config
+    return kernels.ngram_scores(
+        cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits, weights,
+        float(intercept),
+    )  # fmt: skip
+
+
+def out_of_fold_scores(
+    config: LexicalConfig,
+    pages: Sequence[Page],
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    max_line_chars: int,
+    seed: int,
+) -> np.ndarray:
+    """Every line's score from an n-gram model fitted on the pages of the other folds."""
+    cp, starts, ends = _layout(pages, max_line_chars)
+    sizes = np.array([len(p.lines) for p in pages], dtype=np.int64)
+    page_fold = np.random.default_rng(seed).permutation(len(pages)) % config.folds
+    fold = np.repeat(page_fold, sizes)
+    out = np.zeros(len(starts))
+    for k in range(config.folds):
+        test = np.flatnonzero(fold == k)
+        if len(test) == 0:
+            continue
+        train = np.flatnonzero(fold != k)
+        w, b = _train(config, cp, starts, ends, y, sample_weight, seed + k + 1, train)
+        out[test] = _score(config, cp, starts[test], ends[test], w, b)
+    return out

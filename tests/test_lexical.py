@@ -1,0 +1,88 @@
+"""The learned lexical score: n-gram hashing, AdaGrad fit, out-of-fold scores."""
+
+import numpy as np
+import pytest
+
+from bpclf import charclass as cc
+from bpclf import kernels
+from bpclf.config import LexicalConfig
+from bpclf.lexical import LexicalModel, lexical_block, lexical_names, out_of_fold_scores
+from bpclf.pages import Page
+
+CFG = LexicalConfig(enabled=True, hash_bits=12, epochs=5, learning_rate=0.2, folds=3)
+
+
+def _ngrams(line: str, lo: int = 3, hi: int = 5, bits: int = 16) -> list[int]:
+    cp, starts, ends = cc.layout([line])
+    buf = np.empty(kernels._ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
+    m = kernels._line_ngrams(cp, starts[0], ends[0], *tables, lo, hi, bits, buf)
+    return sorted(buf[:m].tolist())
+
+
+def test_ngrams_of_padded_words():
+    assert len(_ngrams("ab")) == 3  # " ab", "ab ", " ab "
+    assert len(_ngrams("abcdef")) == 6 + 5 + 4  # 3-, 4- and 5-grams of " abcdef "
+    assert _ngrams("Posted  2021") == _ngrams("posted 1999")  # case, digits, spacing
+    assert _ngrams("posted") != _ngrams("poster")
+    assert _ngrams("") == [] and _ngrams("   ") == []
+    assert all(0 <= b < 2**10 for b in _ngrams("Ähnliche Artikel 12", bits=10))
+
+
+def _pages(n: int, seed: int = 0) -> list[Page]:
+    rng = np.random.default_rng(seed)
+    words = ["river", "council", "school", "budget", "mayor", "library", "winter", "report"]
+    pages = []
+    for i in range(n):
+        lines, labels = [], []
+        for _ in range(8):
+            if rng.random() < 0.4:
+                lines.append(f"Share on Facebook {int(rng.integers(100))}")
+                labels.append(1)
+            else:
+                lines.append(" ".join(rng.choice(words, 6)) + ".")
+                labels.append(0)
+        pages.append(Page(f"p{i}", lines, labels))
+    return pages
+
+
+def _fit_args(pages):
+    y = np.concatenate([p.labels for p in pages]).astype(float)
+    return y, np.ones(len(y))
+
+
+def test_fit_learns_cues_and_is_deterministic():
+    pages = _pages(30)
+    y, w = _fit_args(pages)
+    a = LexicalModel.fit(CFG, pages, y, w, max_line_chars=1000, seed=1)
+    b = LexicalModel.fit(CFG, pages, y, w, max_line_chars=1000, seed=1)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    test = [Page("t", ["Share on Facebook 7", "The mayor read the budget report."])]
+    s = a.score(test, max_line_chars=1000)
+    assert s[0] > 1.0 > -1.0 > s[1]
+    a.validate()
+    bad = LexicalModel(CFG, a.weights[:-1], a.intercept)
+    with pytest.raises(ValueError, match="entries"):
+        bad.validate()
+
+
+def test_out_of_fold_scores_never_see_their_own_page():
+    pages = _pages(30)
+    y, w = _fit_args(pages)
+    oof = out_of_fold_scores(CFG, pages, y, w, max_line_chars=1000, seed=3)
+    # Flip every label of page 0: its out-of-fold scores must not change.
+    y2 = y.copy()
+    y2[:8] = 1 - y2[:8]
+    oof2 = out_of_fold_scores(CFG, pages, y2, w, max_line_chars=1000, seed=3)
+    np.testing.assert_array_equal(oof[:8], oof2[:8])
+    assert not np.array_equal(oof[8:], oof2[8:])  # other pages did learn from page 0
+    assert oof[y == 1].mean() > oof[y == 0].mean() + 1.0
+
+
+def test_block_names_and_missing_neighbours():
+    names = lexical_names(2)
+    X, got = lexical_block(np.array([1.0, 2.0, 3.0]), [2, 1], 2)
+    assert got == names and X.shape == (3, len(names))
+    assert names[:3] == ["lex", "lex@-2", "lex@-1"]
+    assert X[0, names.index("lex@-1")] == -10.0 and X[1, names.index("lex@-1")] == 1.0
+    assert X[2, names.index("lex_page_mean")] == 3.0
