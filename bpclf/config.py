@@ -251,11 +251,23 @@ def _check_lexical(lex: LexicalConfig, source: str) -> None:
             raise UsageError(f"lexical settings out of range: need {rule}", source=source)
 
 
+#: Settings added after models were first shipped, with the value that reproduces how a
+#: model whose stored config lacks them was trained (no lexical score, no depth limit).
+_FORMERLY = {"lexical": {"enabled": False}, "model": {"max_depth": 0}}
+
+
 def stored_config(data: Any, *, source: str) -> Config:
-    """The config stored in a model file. Models from before the lexical score have no
-    ``lexical`` section: they were trained without it."""
-    if isinstance(data, dict) and "lexical" not in data:
-        data = {**data, "lexical": {"enabled": False}}
+    """The config stored in a model file; settings it lacks because the model predates
+    them take the value the model was trained with (:data:`_FORMERLY`), not today's
+    default."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for section, values in _FORMERLY.items():
+            stored = data.get(section)
+            if stored is None:
+                data[section] = dict(values)
+            elif isinstance(stored, dict):
+                data[section] = {**values, **stored}
     return config_from_dict(data, source=source)
 
 
