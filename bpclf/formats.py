@@ -89,7 +89,9 @@ def dumps(obj: Any, *, spaced: bool = False) -> str:
         text = json.dumps(obj, ensure_ascii=False, separators=separators)
         if _SURROGATE.search(text):
             return json.dumps(obj, separators=separators)
-    if _UNSAFE_IN_JSON.search(text):
+    # str.isascii() is a flag test: ASCII text can only hold DEL, found by a fast scan.
+    unsafe = "\x7f" in text if text.isascii() else _UNSAFE_IN_JSON.search(text) is not None
+    if unsafe:
         return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
     return text
 
