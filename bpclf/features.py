@@ -348,26 +348,43 @@ class FeatureExtractor:
 
     # -- main entry --------------------------------------------------------------------
     def transform(
-        self, pages: Sequence[Page], langs: Sequence[str | None] | None = None
+        self,
+        pages: Sequence[Page],
+        langs: Sequence[str | None] | None = None,
+        *,
+        extra_columns: int = 0,
     ) -> np.ndarray:
-        """The (n_lines, n_features) matrix for all lines of ``pages``."""
+        """The (n_lines, n_features) matrix for all lines of ``pages``.
+
+        ``extra_columns`` zero columns are added at the end for the caller to fill (the
+        classifier's lexical block): each block is written into one matrix, never
+        stacked into a second one.
+        """
         lay = self._layout(pages)
         if langs is None:
             langs = self._languages(pages, lay)
         n = len(lay.starts)
+        X = np.zeros((n, self.n_features + extra_columns), dtype=np.float64)
         if n == 0:
-            return np.zeros((0, self.n_features), dtype=np.float64)
+            return X
         base, line_keys = self._base_features(lay, langs)
-        glob = self._global_features(lay, base, langs, line_keys)
-        ctx = self._context_features(lay, base)
-        blocks = [base, glob, ctx]
+        col = 0
+
+        def put(block: np.ndarray) -> None:
+            nonlocal col
+            X[:, col : col + block.shape[1]] = block
+            col += block.shape[1]
+
+        put(base)
+        put(self._global_features(lay, base, langs, line_keys))
+        for block in self._context_blocks(lay, base):
+            put(block)
         if self.config.markup_features:
-            blocks.append(markup_matrix(pages))
+            put(markup_matrix(pages))
         if self.config.corpus_stats:
-            blocks.append(site_matrix(pages))
-        X = np.hstack(blocks)
-        if X.shape[1] != self.n_features:  # a programming error, never a data error
-            raise AssertionError(f"computed {X.shape[1]} features, declared {self.n_features}")
+            put(site_matrix(pages))
+        if col != self.n_features:  # a programming error, never a data error
+            raise AssertionError(f"computed {col} features, declared {self.n_features}")
         return X
 
     def _layout(self, pages: Sequence[Page]) -> _Layout:
@@ -521,7 +538,7 @@ class FeatureExtractor:
         count[order] = sizes[group]
         return np.where(empty, 0.0, count), np.where(empty, 0.0, rank)
 
-    def _context_features(self, lay: _Layout, base: np.ndarray) -> np.ndarray:
+    def _context_blocks(self, lay: _Layout, base: np.ndarray) -> list[np.ndarray]:
         """Selected features of the lines at each offset; -1 where the page has no line."""
         n = len(lay.starts)
         sel = base[:, self._ctx_index]
@@ -532,9 +549,7 @@ class FeatureExtractor:
             jc = np.clip(j, 0, n - 1)
             valid = (j >= 0) & (j < n) & (lay.page[jc] == lay.page)
             blocks.append(np.where(valid[:, None], sel[jc], -1.0))
-        if not blocks:
-            return np.zeros((n, 0))
-        return np.hstack(blocks)
+        return blocks
 
 
 def _dist_prev(mask: np.ndarray, page_start: np.ndarray, cap: int) -> np.ndarray:

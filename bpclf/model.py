@@ -481,9 +481,10 @@ class BoilerplateClassifier:
 
     def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
         blocks = [block for _, block in chunk]
-        X = self.extractor_.transform(blocks)
+        n_lex = len(self.feature_names_) - self.extractor_.n_features
+        X = self.extractor_.transform(blocks, extra_columns=n_lex)
         if self.lexical_ is not None:
-            X = np.hstack([X, self._lexical_features(blocks)])
+            X[:, X.shape[1] - n_lex :] = self._lexical_features(blocks)
         proba = self.ensemble_.predict_proba(X)
         if self.second_pass_ is not None:
             X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])

@@ -109,6 +109,18 @@ def holdout_section(path: Path | None) -> list[str]:
     return [*out, ""]
 
 
+def _lexical_sentence(meta: dict) -> str:
+    lex = meta["config"].get("lexical") or {}
+    if not lex.get("enabled"):
+        return "."
+    return (
+        f", and a learned lexical score: a logistic regression over the hashed character "
+        f"{lex['ngram_min']}-{lex['ngram_max']}-grams of each word ({2 ** lex['hash_bits']} "
+        f"weights), whose out-of-fold scores of the line and its neighbours "
+        f"(±{lex['window']}) the trees see."
+    )
+
+
 def card(model, pages, dropped, extra, cv, results, appeal, minutes, holdout=None) -> str:
     meta = model.meta_
     td = meta["training_data"]
@@ -125,8 +137,9 @@ def card(model, pages, dropped, extra, cv, results, appeal, minutes, holdout=Non
         "share bars, listings. Gradient-boosted trees (scikit-learn "
         "HistGradientBoostingClassifier) over "
         f"{len(meta['feature_names'])} per-line features: shape, punctuation, stopwords, "
-        "appeal-phrase matches and proximity, position, repetition and the features of the "
-        f"neighbouring lines (±{meta['config']['features']['context_window']}).",
+        "appeal-phrase matches and proximity, position, repetition, the features of the "
+        f"neighbouring lines (±{meta['config']['features']['context_window']})"
+        + _lexical_sentence(meta),
         "",
         "## Training data",
         f"- ../shared/data/lines (TurkuNLP OSCAR line annotations, train and dev splits of "
@@ -148,7 +161,8 @@ def card(model, pages, dropped, extra, cv, results, appeal, minutes, holdout=Non
         "## Settings",
         f"- Trees: {meta['n_iter']} (early stopping on a validation split grouped by page, "
         "then refit on all pages), learning rate "
-        f"{cfg['learning_rate']}, max leaf nodes {cfg['max_leaf_nodes']}, min samples per leaf "
+        f"{cfg['learning_rate']}, max leaf nodes {cfg['max_leaf_nodes']}, max depth "
+        f"{cfg.get('max_depth') or 'unlimited'}, min samples per leaf "
         f"{cfg['min_samples_leaf']}, class weight {cfg['class_weight']}, seed "
         f"{cfg['random_state']}.",
         f"- Probabilities: calibrated by Platt scaling on the validation split "
