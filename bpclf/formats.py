@@ -47,6 +47,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
 _COMPACT = (",", ":")
+#: UTF-8 of DEL, U+2028 and U+2029, and of the C1 controls (U+0080-U+009F).
+_UNSAFE_UTF8 = (b"\x7f", "\u2028".encode(), "\u2029".encode())
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 
 #: What a parser does with a bad record: raise (stop the run) or report it and go on.
 OnBadRecord = Callable[[DataError], None]
@@ -80,20 +83,23 @@ def dumps(obj: Any, *, spaced: bool = False) -> str:
     line and paragraph separators (which ``str.splitlines`` treats as line breaks) are
     escaped.
     """
-    text = None
     if not spaced:
         with contextlib.suppress(TypeError):
-            text = orjson.dumps(obj).decode("utf-8")
-    if text is None:
-        separators = (", ", ": ") if spaced else _COMPACT
-        text = json.dumps(obj, ensure_ascii=False, separators=separators)
-        if _SURROGATE.search(text):
-            return json.dumps(obj, separators=separators)
-    # str.isascii() is a flag test: ASCII text can only hold DEL, found by a fast scan.
-    unsafe = "\x7f" in text if text.isascii() else _UNSAFE_IN_JSON.search(text) is not None
-    if unsafe:
-        return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-    return text
+            data = orjson.dumps(obj)
+            # Searches for literal bytes run at memchr speed, a character-class regex
+            # over the decoded text does not: test the UTF-8 forms of the unsafe ones.
+            if not any(b in data for b in _UNSAFE_UTF8) and not _C1_UTF8.search(data):
+                return data.decode("utf-8")
+            return _escape_unsafe(data.decode("utf-8"))
+    separators = (", ", ": ") if spaced else _COMPACT
+    text = json.dumps(obj, ensure_ascii=False, separators=separators)
+    if _SURROGATE.search(text):
+        return json.dumps(obj, separators=separators)
+    return _escape_unsafe(text)
+
+
+def _escape_unsafe(text: str) -> str:
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def printable(line: str) -> str:
