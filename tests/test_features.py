@@ -182,3 +182,11 @@ def test_tokens_never_reach_into_the_next_line(fx):
     together = fx.transform(pages)
     np.testing.assert_array_equal(alone, together[:1])
     assert feats(fx, [Page("e", ["12", "comments here"])], "count_count").tolist() == [0, 0]
+
+
+def test_extra_columns_are_left_for_the_caller(fx):
+    X = fx.transform([PAGE])
+    X2 = fx.transform([PAGE], extra_columns=3)
+    assert X2.shape == (len(PAGE), fx.n_features + 3)
+    np.testing.assert_array_equal(X2[:, : fx.n_features], X)
+    assert not X2[:, fx.n_features :].any()
