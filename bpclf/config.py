@@ -67,8 +67,8 @@ class ModelConfig:
     #: refit (the early-stopped model is final), large_data_learning_rate and at most
     #: large_data_max_iter trees.
     large_data_lines: int = 250_000
-    large_data_learning_rate: float = 0.12
-    large_data_max_iter: int = 300
+    large_data_learning_rate: float = 0.2
+    large_data_max_iter: int = 200
     random_state: int = 0
     #: Second pass: a model over the first pass's out-of-fold probabilities of nearby lines.
     second_pass: bool = False
