@@ -8,17 +8,20 @@ Generates labelled pages (20-80 lines: navigation menus, headline, byline, artic
 paragraphs, appeal blocks, related-article lists, footers; six languages; seeded) by
 recombining the labelled lines of data/*.jsonl and data/train/*.jsonl: article sentences
 come from a word-bigram chain over the content lines, numbers are redrawn and 2% of the
-labels are flipped, so the model cannot simply memorise the lines. Then runs
-`bpclf train FILE -o model.bpclf` as a subprocess, with wall time, CPU time and the
-process tree's peak memory (scripts/_measure.py), and in the same run, as the baseline,
-times a bare scikit-learn HistGradientBoostingClassifier fit on a random matrix of the same
-shape (rows x bpclf's features) with the trained model's tree settings and number of
-trees, and the same fit on bpclf's own feature matrix and labels (trees on real data
-cost ~2x more than on random data). Reading and feature extraction are timed in-process
-on the same file to show where the training time goes. Absolute figures depend on the
-machine; the ratios are measured in one run.
+labels are flipped, so the model cannot simply memorise the lines. Then trains on it in
+a subprocess, as `bpclf train FILE -o model.bpclf` does (read the pages,
+`BoilerplateClassifier.fit` with the default config, save), with wall time, CPU time and
+the process tree's peak memory (scripts/_measure.py); the subprocess reports the time of
+each step (read, features, early-stopped fit, validation predictions, refit, export,
+calibration, save). In the same run, as the baseline, it times a bare scikit-learn
+HistGradientBoostingClassifier fit on a random matrix of the same shape (rows x bpclf's
+features) with the trained model's tree settings and number of trees, and the same fit on
+bpclf's own feature matrix and labels (trees on real data cost ~2x more than on random
+data). Absolute figures depend on the machine (and on its load: it is printed before
+and after); the ratios are measured in one run.
 
     python scripts/bench_training.py [--lines 1000000] [--seed 0] [--keep DIR]
+        [--baselines random,features]
 """
 
 from __future__ import annotations
@@ -49,12 +52,6 @@ FOOTER = ["Terms of use", "Cookie settings", "Imprint", "Accessibility", "Advert
 NAMES = ["Anna Berg", "Tom Harris", "Lea Martin", "Jukka Niemi", "Sofia Ruiz", "Ole Lund"]
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 DIGITS = re.compile(r"\d+")
-
-
-def bpclf_command() -> list[str]:
-    """The `bpclf` console script of this interpreter's environment."""
-    script = Path(sys.executable).parent / "bpclf"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bpclf.cli"]
 
 
 def load_average() -> str:
@@ -186,19 +183,34 @@ def write_training_file(path: Path, n_lines: int, seed: int) -> tuple[int, int]:
     return pages, lines
 
 
-def features_in_process(path: Path, model) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Seconds to read the file and to compute its features as `train` does; X and y."""
-    from bpclf.pages import batched
+def train_worker(data: Path, model_path: Path, steps_path: Path) -> int:
+    """What `bpclf train DATA -o MODEL` does, timed step by step (JSON to ``steps_path``)."""
+    from bpclf.api import record_training_files
+    from bpclf.config import load_config
+    from bpclf.model import BoilerplateClassifier
     from bpclf.readers import read_pages
 
     t0 = time.perf_counter()
-    pages = list(read_pages([str(path)], require_labels=True))
+    pages = list(read_pages([str(data)], require_labels=True))
     t1 = time.perf_counter()
-    # the batches of BoilerplateClassifier._features
-    X = np.vstack([model.extractor_.transform(b) for b in batched(pages, 20000)])
+    model = BoilerplateClassifier(load_config()).fit(pages)
     t2 = time.perf_counter()
+    record_training_files(model, [str(data)], model_path.parent)
+    model.save(model_path)
+    t3 = time.perf_counter()
+    steps = {"read": t1 - t0, **model.fit_seconds_, "save": t3 - t2}
+    steps_path.write_text(json.dumps({"steps": steps, "total": t3 - t0}))
+    return 0
+
+
+def features_in_process(path: Path, model) -> tuple[np.ndarray, np.ndarray]:
+    """X and y of the file, computed as `train` does (for the second baseline)."""
+    from bpclf.readers import read_pages
+
+    pages = list(read_pages([str(path)], require_labels=True))
+    X = model._features(pages)
     y = np.array([v for p in pages for v in p.labels or []])
-    return t1 - t0, t2 - t1, X, y
+    return X, y
 
 
 def time_bare_hgb(X: np.ndarray, y: np.ndarray, model, seed: int) -> float:
@@ -208,7 +220,7 @@ def time_bare_hgb(X: np.ndarray, y: np.ndarray, model, seed: int) -> float:
 
     m = model.config_.model
     hgb = HistGradientBoostingClassifier(
-        learning_rate=m.learning_rate,
+        learning_rate=m.large_data_learning_rate if model.large_data_ else m.learning_rate,
         max_iter=model.meta_["n_iter"],
         max_leaf_nodes=m.max_leaf_nodes,
         min_samples_leaf=m.min_samples_leaf,
@@ -236,33 +248,49 @@ def describe(run: Measured) -> str:
     )
 
 
-def train_measured(data: Path, model_path: Path) -> Measured:
-    cmd = [*bpclf_command(), "train", str(data), "-o", str(model_path), "-q"]
+def train_measured(data: Path, model_path: Path) -> tuple[Measured, dict]:
+    """Train in a subprocess (see :func:`train_worker`): its measurements and step times."""
+    steps_path = model_path.with_suffix(".steps.json")
+    cmd = [sys.executable, __file__, "--worker", str(data), str(model_path), str(steps_path)]
     print("$", " ".join(cmd), flush=True)
     result = run_measured(cmd)
-    print(f"bpclf train: {describe(result)}", flush=True)
+    print(f"train: {describe(result)}", flush=True)
     if result.returncode != 0:
-        raise SystemExit(f"bpclf train failed with exit code {result.returncode}")
-    return result
+        raise SystemExit(f"training failed with exit code {result.returncode}")
+    return result, json.loads(steps_path.read_text())
 
 
-def report(n: int, train: Measured, read_s: float, feat_s: float, hgb: list[float]) -> None:
-    print(f"\n{'step':<44} {'seconds':>8} {'share':>6}")
-    rows = [
-        ("bpclf train, end to end (subprocess)", train.seconds),
-        ("  read JSONL (in-process, same file)", read_s),
-        ("  feature extraction (in-process)", feat_s),
-        ("  the rest: early-stopped fit, refit, export", train.seconds - read_s - feat_s),
-        ("bare HGB fit, random matrix (baseline)", hgb[0]),
-        ("bare HGB fit, bpclf's feature matrix", hgb[1]),
-    ]
+STEP_NAMES = {
+    "read": "read JSONL",
+    "features": "feature extraction",
+    "early_stopped_fit": "early-stopped fit (1 - validation_fraction)",
+    "validation_predict": "validation predictions (exported trees)",
+    "refit": "refit on all pages",
+    "export": "export trees + check against sklearn",
+    "calibration": "calibration, threshold, metrics, op. points",
+    "save": "save model file",
+    "other": "other (labels, split, weights, summary)",
+}
+
+
+def report(n: int, train: Measured, steps: dict, hgb: dict[str, float], n_iter: int) -> None:
+    total = train.seconds
+    print(f"\n{'step':<50} {'seconds':>8} {'share':>6}")
+    rows = [("train, end to end (subprocess, wall)", total)]
+    rows += [(f"  {STEP_NAMES.get(k, k)}", v) for k, v in steps["steps"].items()]
+    startup = total - steps["total"]
+    rows.append(("  interpreter start-up, imports", startup))
+    labels = {"random": "random matrix", "features": "bpclf's feature matrix"}
+    rows += [(f"bare HGB fit, {labels[k]}, {n_iter} trees", v) for k, v in hgb.items()]
     for name, secs in rows:
-        print(f"{name:<44} {secs:>8.1f} {secs / train.seconds:>6.0%}")
-    print(f"\nlines/s (train end to end): {n / train.seconds:,.0f}")
-    print(f"bpclf train: {describe(train)}")
-    print(f"ratio bpclf train / bare HGB fit on a random matrix: {train.seconds / hgb[0]:.2f}")
-    print(f"ratio bpclf train / bare HGB fit on its features: {train.seconds / hgb[1]:.2f}")
-    print(f"target < 120 s: {'met' if train.seconds < 120 else 'NOT met'} ({train.seconds:.0f} s)")
+        print(f"{name:<50} {secs:>8.1f} {secs / total:>6.0%}")
+    fitting = total - steps["steps"].get("features", 0.0) - steps["steps"].get("read", 0.0)
+    print(f"\nlines/s (train end to end): {n / total:,.0f}")
+    print(f"train: {describe(train)}")
+    print(f"train without reading and features: {fitting:.1f}s")
+    for k, secs in hgb.items():
+        print(f"ratio train / bare HGB fit on {labels[k]}: {total / secs:.2f}")
+    print(f"target < 120 s: {'met' if total < 120 else 'NOT met'} ({total:.0f} s)")
 
 
 def main() -> int:
@@ -270,7 +298,18 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=1_000_000, help="labelled lines to generate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="keep data and model in this dir")
+    ap.add_argument(
+        "--baselines",
+        default="random,features",
+        help="bare HGB fits to time: on a random matrix and/or on bpclf's features",
+    )
+    ap.add_argument("--worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return train_worker(*args.worker)
+    baselines = [b for b in args.baselines.split(",") if b]
+    if not set(baselines) <= {"random", "features"}:
+        ap.error("--baselines: random and/or features")
     print(load_average(), flush=True)
     import bpclf
 
@@ -281,20 +320,32 @@ def main() -> int:
         pages, n = write_training_file(data, args.lines, args.seed)
         mb = data.stat().st_size / 1e6
         print(f"generated {pages} pages, {n} lines, {mb:.0f} MB in {time.perf_counter() - t0:.0f}s")
-        train = train_measured(data, model_path)
+        train, steps = train_measured(data, model_path)
+        print(load_average(), flush=True)
         if args.keep is not None:
             args.keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(data, args.keep / data.name)
             shutil.copy(model_path, args.keep / model_path.name)
         model = bpclf.load_model(model_path)
-        print(f"trees (n_iter): {model.meta_['n_iter']}, features: {len(model.feature_names_)}")
-        read_s, feat_s, X, y = features_in_process(data, model)
-        print(f"in-process: read {read_s:.1f}s, features {feat_s:.1f}s", flush=True)
-        hgb = [time_bare_hgb(*random_problem(X.shape, args.seed), model, args.seed)]
-        print(f"bare HGB fit, random matrix: {hgb[0]:.1f}s", flush=True)
-        hgb.append(time_bare_hgb(X, y, model, args.seed))
-        print(f"bare HGB fit, bpclf's features: {hgb[1]:.1f}s", flush=True)
-        report(n, train, read_s, feat_s, hgb)
+        meta = model.meta_
+        val = meta["validation_metrics"]
+        print(
+            f"trees (n_iter): {meta['n_iter']}, features: {len(model.feature_names_)}, "
+            f"large-data path: {meta.get('large_data', False)}; validation F1 "
+            f"{val['f1']:.4f}, ROC-AUC {val['roc_auc']:.4f} ({val['pages']} pages)",
+            flush=True,
+        )
+        shape = (n, len(model.feature_names_))
+        hgb: dict[str, float] = {}
+        if "random" in baselines:
+            hgb["random"] = time_bare_hgb(*random_problem(shape, args.seed), model, args.seed)
+            print(f"bare HGB fit, random matrix: {hgb['random']:.1f}s", flush=True)
+        if "features" in baselines:
+            X, y = features_in_process(data, model)
+            hgb["features"] = time_bare_hgb(X, y, model, args.seed)
+            del X, y
+            print(f"bare HGB fit, bpclf's features: {hgb['features']:.1f}s", flush=True)
+        report(n, train, steps, hgb, meta["n_iter"])
         print(load_average())
     return 0
 
