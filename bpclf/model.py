@@ -479,12 +479,20 @@ class BoilerplateClassifier:
             self._predict_chunk(chunk, out)
         return [np.concatenate(parts) if parts else np.zeros(0) for parts in out]
 
+    def transform(self, pages: Sequence[Page]) -> np.ndarray:
+        """The feature matrix the trees see for ``pages`` (columns: ``feature_names_``),
+        the lexical block from the stored n-gram model included. Pages longer than
+        ``max_page_lines`` are not cut here (``predict_proba`` does that)."""
+        self._check_fitted()
+        n_lex = len(self.feature_names_) - self.extractor_.n_features
+        X = self.extractor_.transform(pages, extra_columns=n_lex)
+        if self.lexical_ is not None:
+            X[:, X.shape[1] - n_lex :] = self._lexical_features(pages)
+        return X
+
     def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
         blocks = [block for _, block in chunk]
-        n_lex = len(self.feature_names_) - self.extractor_.n_features
-        X = self.extractor_.transform(blocks, extra_columns=n_lex)
-        if self.lexical_ is not None:
-            X[:, X.shape[1] - n_lex :] = self._lexical_features(blocks)
+        X = self.transform(blocks)
         proba = self.ensemble_.predict_proba(X)
         if self.second_pass_ is not None:
             X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])

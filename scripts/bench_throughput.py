@@ -68,7 +68,7 @@ def time_stages(pages: list[dict], model) -> tuple[float, float]:
     feats = trees = 0.0
     for batch in batched(objs, 20_000):
         t0 = time.perf_counter()
-        X = model.extractor_.transform(batch)
+        X = model.transform(batch)  # features, lexical score included
         t1 = time.perf_counter()
         model.ensemble_.predict_proba(X)
         feats, trees = feats + t1 - t0, trees + time.perf_counter() - t1

@@ -201,3 +201,16 @@ def test_chunking_does_not_change_predictions(tiny_model):
     b = tiny_model.predict_proba(pages, batch_lines=100_000)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_transform_is_what_the_trees_see(tiny_model, pages):
+    X = tiny_model.transform(pages[:3])
+    assert X.shape == (sum(len(p) for p in pages[:3]), len(tiny_model.feature_names_))
+    proba = tiny_model.calibration_(
+        tiny_model.second_pass_.predict_proba(
+            tiny_model._second_pass_matrix(
+                X, tiny_model.ensemble_.predict_proba(X), [len(p) for p in pages[:3]]
+            )
+        )
+    )
+    np.testing.assert_allclose(proba, np.concatenate(tiny_model.predict_proba(pages[:3])))
