@@ -729,25 +729,10 @@ def scan_batch(
                 if _lookup(sw_slots, sw_index, _salted(w_hash[k], lang)) >= 0:
                     c += 1
             sw[i] = c
-        _phrases_line(
-            m,
-            w_start,
-            w_end,
-            w_hash,
-            gap_hash,
-            line_ph_lang[i],
-            ph_slots,
-            ph_index,
-            ph_is_phrase,
-            ph_category,
-            ph_lang_ptr,
-            ph_langs,
-            max_phrase_words,
-            i,
-            ph_count,
-            ph_cover,
-            ph_cat,
-        )
+        words = (w_start, w_end, w_hash, gap_hash)
+        ph = (ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
+        out = (ph_count, ph_cover, ph_cat)
+        _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
         _tokens(cp, s, e, cls_table, flag_table, lower_table, tok_slots, tok_index, tokens[i])
         keys[i] = _line_key(cp, s, e, cls_table, flag_table, lower_table)
     return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
@@ -767,28 +752,17 @@ def _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
 
 
 @njit(cache=True)
-def _phrases_line(
-    m,
-    w_start,
-    w_end,
-    w_hash,
-    gap_hash,
-    plang,
-    ph_slots,
-    ph_index,
-    ph_is_phrase,
-    ph_category,
-    ph_lang_ptr,
-    ph_langs,
-    max_phrase_words,
-    i,
-    ph_count,
-    ph_cover,
-    ph_cat,
-):
+def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
     """Phrase matches among the m words of line i: at each word the longest phrase that
     starts there (the table holds every prefix, so the walk stops as soon as no phrase
-    can continue), then the scan goes on after it."""
+    can continue), then the scan goes on after it.
+
+    ``words``: the arrays of :func:`_words`; ``ph``: the phrase table arrays (slots,
+    index, is_phrase, category, lang_ptr, langs); ``out``: count, cover, per category.
+    """
+    w_start, w_end, w_hash, gap_hash = words
+    ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs = ph
+    ph_count, ph_cover, ph_cat = out
     k = 0
     while k < m:
         key = _mix(_OFFSET, w_hash[k])
@@ -841,25 +815,10 @@ def phrase_matches(
     w_start, w_end, w_hash, gap_hash = _word_buffers(size)
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
-        _phrases_line(
-            m,
-            w_start,
-            w_end,
-            w_hash,
-            gap_hash,
-            line_ph_lang[i],
-            ph_slots,
-            ph_index,
-            ph_is_phrase,
-            ph_category,
-            ph_lang_ptr,
-            ph_langs,
-            max_phrase_words,
-            i,
-            ph_count,
-            ph_cover,
-            ph_cat,
-        )
+        words = (w_start, w_end, w_hash, gap_hash)
+        ph = (ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
+        out = (ph_count, ph_cover, ph_cat)
+        _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
     return ph_count, ph_cover, ph_cat[:, :n_categories]
 
 

@@ -165,17 +165,8 @@ class PhraseTable:
         lang_ptr = np.zeros(n + 1, dtype=np.int64)
         lang_ptr[1:] = np.cumsum([len(x) for x in entry_langs])
         langs = np.array([g for x in entry_langs for g in sorted(x)], dtype=np.int64)
-        return cls(
-            slots,
-            index,
-            is_phrase,
-            category,
-            lang_ptr,
-            langs,
-            languages,
-            len(lexicon.categories),
-            max_words,
-        )
+        n_cat = len(lexicon.categories)
+        return cls(slots, index, is_phrase, category, lang_ptr, langs, languages, n_cat, max_words)
 
     def language_ids(self, langs: Sequence[str | None]) -> np.ndarray:
         """Lexicon-language id per item (-1: unknown or not in the lexicon: every phrase)."""
@@ -198,22 +189,9 @@ class PhraseTable:
     def match(
         self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray, line_lang: np.ndarray
     ) -> PhraseMatches:
-        slots, index, is_phrase, category, lang_ptr, langs, n_cat, max_words = self.args()
+        tables = (cc.class_table(), cc.lower_table())
         count, covered, by_cat = kernels.phrase_matches(
-            cp,
-            starts,
-            ends,
-            line_lang,
-            cc.class_table(),
-            cc.lower_table(),
-            slots,
-            index,
-            is_phrase,
-            category,
-            lang_ptr,
-            langs,
-            n_cat,
-            max_words,
+            cp, starts, ends, line_lang, *tables, *self.args()
         )
         return PhraseMatches(count, covered, by_cat)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _measure import Measured, run_measured
-from bench_training import PageMaker, bpclf_command, load_average
+from bench_training import PageMaker, load_average
 
 CALIBRATION_MB = 10
 CHUNK_BYTES = 16 << 20
@@ -48,6 +48,12 @@ class Pool:
     def bytes(self) -> int:
         return sum(len(t.encode()) for t in self.tails)
 
+
+
+def _bpclf_command() -> list[str]:
+    """The `bpclf` console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "bpclf"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bpclf.cli"]
 
 def build_pool(n_pages: int, seed: int) -> Pool:
     maker = PageMaker(seed, paragraph=(2, 6))
@@ -86,7 +92,7 @@ def count_records(path: Path) -> int:
 
 
 def predict_measured(src: Path, dst: Path, args: argparse.Namespace) -> Measured:
-    cmd = [*bpclf_command(), "predict", str(src), "-F", "jsonl", "-o", str(dst)]
+    cmd = [*_bpclf_command(), "predict", str(src), "-F", "jsonl", "-o", str(dst)]
     cmd += ["--jobs", str(args.jobs), "-q"] + (["-m", args.model] if args.model else [])
     cmd += ["--batch-lines", str(args.batch_lines)] if args.batch_lines else []
     result = run_measured(cmd)
