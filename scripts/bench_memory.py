@@ -49,11 +49,11 @@ class Pool:
         return sum(len(t.encode()) for t in self.tails)
 
 
-
 def _bpclf_command() -> list[str]:
     """The `bpclf` console script of this interpreter's environment."""
     script = Path(sys.executable).parent / "bpclf"
     return [str(script)] if script.exists() else [sys.executable, "-m", "bpclf.cli"]
+
 
 def build_pool(n_pages: int, seed: int) -> Pool:
     maker = PageMaker(seed, paragraph=(2, 6))
