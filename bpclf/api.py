@@ -7,8 +7,10 @@ and formats output around these functions.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -306,18 +308,24 @@ def _classified(
     pages_of: Callable[[list[Any]], list[Page]] = lambda batch: batch,
 ) -> Iterator[tuple[list[Any], list[np.ndarray]]]:
     """(batch, probabilities of ``pages_of(batch)``) in input order, in this process or a
-    pool of workers.
+    pool of workers (only when there are at least two batches).
 
     At most two batches per worker are in flight, so memory stays bounded however large
     the input.
     """
     if jobs == 0:
         jobs = os.cpu_count() or 1
-    if jobs <= 1:
-        for batch in batches:
+    batches = iter(batches)
+    head = list(itertools.islice(batches, 2))
+    if jobs <= 1 or len(head) < 2:
+        # One batch (a page, a small file) is classified here: starting workers and
+        # sending them the model would cost more than it saves.
+        for batch in itertools.chain(head, batches):
             yield batch, clf.predict_proba(pages_of(batch))
         return
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(clf,)) as pool:
+    batches = itertools.chain(head, batches)
+    init = (clf, os.getpid())
+    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=init) as pool:
         inflight: deque = deque()
         for batch in batches:
             inflight.append((batch, pool.submit(_worker_predict, pages_of(batch))))
@@ -332,10 +340,29 @@ def _classified(
 _WORKER_MODEL: BoilerplateClassifier | None = None
 
 
-def _init_worker(clf: BoilerplateClassifier) -> None:
-    """Receive the model once per worker process (not once per batch)."""
+def _init_worker(clf: BoilerplateClassifier, parent: int) -> None:
+    """Receive the model once per worker process (not once per batch), and die with the
+    parent: a worker of a killed ``bpclf predict`` (``kill -9``) would otherwise wait
+    forever on a task queue whose write end it holds itself."""
     global _WORKER_MODEL
     _WORKER_MODEL = clf
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _worker_predict(batch: list[Page]) -> list[np.ndarray]:

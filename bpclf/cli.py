@@ -266,9 +266,12 @@ def predict(
     jobs: Annotated[
         int,
         typer.Option(
-            "--jobs", "-j", help="Worker processes (0: one per core). Output is the same."
+            "--jobs",
+            "-j",
+            help="Worker processes (0: one per core; inputs of one batch are classified "
+            "in-process). Output is the same.",
         ),
-    ] = 1,
+    ] = 0,
     on_error: OnError = "skip",
     quiet: Quiet = False,
 ) -> int:

@@ -42,3 +42,23 @@ def test_evaluate_needs_labels(tiny_model):
 def test_missing_model(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         bpclf.load_model(tmp_path / "none.bpclf")
+
+
+def test_workers_start_only_for_more_than_one_batch(tiny_model, monkeypatch):
+    from bpclf import api
+
+    started = []
+
+    class Pool(api.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(api, "ProcessPoolExecutor", Pool)
+    pages = make_pages(6)
+    one = list(bpclf.predict(pages, tiny_model, jobs=2))  # all pages fit one batch
+    assert started == []
+    many = list(bpclf.predict(pages, tiny_model, jobs=2, batch_lines=5))
+    assert len(started) == 1
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_array_equal(a.proba, b.proba)

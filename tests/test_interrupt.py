@@ -45,6 +45,8 @@ def test_killed_predict_leaves_no_partial_output(tmp_path, model_file, sig):
         str(out),
         "--batch-lines",
         "2000",
+        "--jobs",
+        "2",  # workers too: a killed run must not leave them waiting forever
     ]
     rng = random.Random(int(sig))
     for _ in range(2):
