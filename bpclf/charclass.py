@@ -1,9 +1,10 @@
-"""Character classes of a whole batch of text as a numpy array.
+"""Code points of a whole batch of lines and the per-code-point tables the kernels use.
 
 Lines are joined into one string, encoded as UTF-32 and viewed as an array of code
-points; a lookup table gives each code point a set of class bits (letter, upper, digit,
-space, punctuation, ...). Per-line counts are then differences of cumulative sums at
-the line offsets, so no Python code runs per character or per line.
+points (:func:`layout`); lookup tables over the Basic Multilingual Plane give each code
+point its class bits (letter, upper, digit, space, punctuation, ...), its membership
+flags (separator, bullet, closer, terminal, decimal digit, currency) and its lower-case
+form. :mod:`bpclf.kernels` reads them (and classes code points beyond the BMP itself).
 """
 
 from __future__ import annotations
@@ -110,19 +111,3 @@ def layout(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lens = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     starts = np.cumsum(lens + 1) - (lens + 1)
     return code_points("\n".join(lines)), starts, starts + lens
-
-
-def classify(cp: np.ndarray) -> np.ndarray:
-    """Class bits per code point; beyond the BMP: CJK extensions are letters, rest symbols."""
-    table = class_table()
-    bits = table[np.minimum(cp, 0xFFFF)]
-    high = cp > 0xFFFF
-    if high.any():
-        cjk = (cp >= 0x20000) & (cp < 0x40000)
-        bits = np.where(high, np.where(cjk, LETTER, SYMBOL), bits).astype(np.uint8)
-    return bits
-
-
-def member_mask(cp: np.ndarray, chars: str) -> np.ndarray:
-    """Boolean mask: which code points are in ``chars``."""
-    return np.isin(cp, np.array([ord(c) for c in chars], dtype=np.uint32))

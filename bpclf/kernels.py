@@ -81,7 +81,7 @@ N_STATS = len(STAT_NAMES)
 #: Token kinds, in the order the scanner tries them at each position.
 TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
 
-#: Word-set ids of the token scanner's table (see bpclf.features._token_words).
+#: Word-set ids of the token scanner's table (built by bpclf.features._token_table).
 SET_MONTH, SET_TLD, SET_CURRENCY, SET_COUNT, SET_COUNT_PREFIX = 1, 2, 3, 4, 5
 #: Lengths (in characters) of the prefixes in SET_COUNT_PREFIX ("комментари", "ответ").
 COUNT_PREFIX_LENGTHS = np.array([5, 10], dtype=np.int64)
@@ -161,6 +161,17 @@ def _low(lower_table, c):
 
 
 @njit(cache=True)
+def _space(cls_table, c):
+    return (_cls(cls_table, c) & SPACE) != 0
+
+
+@njit(cache=True)
+def _dec(flag_table, c):
+    """A decimal digit (regex \\d)."""
+    return (_flg(flag_table, c) & F_DEC) != 0
+
+
+@njit(cache=True)
 def _is_word(b):
     return (b & (LETTER | DIGIT | MARK)) != 0
 
@@ -170,6 +181,15 @@ def _in_word(cls_table, c):
     """Characters of the words that stopwords and phrases are matched on: letters,
     digits, combining marks and the underscore ("use_only_cookies" is one word)."""
     return c == 95 or _is_word(_cls(cls_table, c))
+
+
+@njit(cache=True)
+def _word_hash(cp, a, b, lower_table):
+    """Hash of the lower-cased code points [a, b): a word's key before salting."""
+    h = _OFFSET
+    for p in range(a, b):
+        h = _mix(h, np.uint64(_low(lower_table, cp[p])))
+    return h
 
 
 @njit(cache=True)
@@ -185,14 +205,12 @@ def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
         if not _in_word(cls_table, cp[i]):
             i += 1
             continue
-        h = _OFFSET
         j = i
         while j < e and _in_word(cls_table, cp[j]):
-            h = _mix(h, np.uint64(_low(lower_table, cp[j])))
             j += 1
         w_start[n] = i
         w_end[n] = j
-        w_hash[n] = h
+        w_hash[n] = _word_hash(cp, i, j, lower_table)
         n += 1
         i = j
     for k in range(n):
@@ -203,7 +221,7 @@ def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
         in_space = False
         for p in range(w_end[k], w_start[k + 1]):
             c = cp[p]
-            if (_cls(cls_table, c) & SPACE) != 0:
+            if _space(cls_table, c):
                 in_space = True
                 continue
             if in_space:
@@ -276,15 +294,6 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
     return out
 
 
-@njit(cache=True)
-def _word_hash(cp, a, b, lower_table):
-    """Hash of the lower-cased code points [a, b): a word's key before salting."""
-    h = _OFFSET
-    for p in range(a, b):
-        h = _mix(h, np.uint64(_low(lower_table, cp[p])))
-    return h
-
-
 # -------------------------------------------------------------------------- tokens
 
 
@@ -311,14 +320,9 @@ def _in_set(cp, a, b, lower_table, slots, index, set_id):
 @njit(cache=True)
 def _dec_run(cp, p, e, flag_table):
     q = p
-    while q < e and (_flg(flag_table, cp[q]) & F_DEC) != 0:
+    while q < e and _dec(flag_table, cp[q]):
         q += 1
     return q
-
-
-@njit(cache=True)
-def _hspace(cls_table, c):
-    return (_cls(cls_table, c) & SPACE) != 0
 
 
 @njit(cache=True)
@@ -369,7 +373,7 @@ def _url(cp, p, s, e, cls_table, lower_table, slots, index):
         if _starts_with(cp, p, e, lower_table, lit):
             q = p + len(lit)
             r = q
-            while r < e and not _hspace(cls_table, cp[r]):
+            while r < e and not _space(cls_table, cp[r]):
                 r += 1
             if r > q:
                 return r
@@ -389,7 +393,7 @@ def _url(cp, p, s, e, cls_table, lower_table, slots, index):
         return -1
     if r < e and cp[r] == 47:
         r += 1
-        while r < e and not _hspace(cls_table, cp[r]):
+        while r < e and not _space(cls_table, cp[r]):
             r += 1
     return r
 
@@ -399,7 +403,7 @@ def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     at_boundary = p == s or not _rx_w(cls_table, cp[p - 1])
     if not at_boundary:
         return -1
-    if (_flg(flag_table, cp[p]) & F_DEC) != 0:
+    if _dec(flag_table, cp[p]):
         # \d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b
         a = _dec_run(cp, p, e, flag_table)
         if a - p <= 4 and a < e and (cp[a] == 46 or cp[a] == 47 or cp[a] == 45):
@@ -414,7 +418,7 @@ def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
             if q < e and cp[q] == 46:
                 q += 1
             r = q
-            while r < e and _hspace(cls_table, cp[r]):
+            while r < e and _space(cls_table, cp[r]):
                 r += 1
             if r > q:
                 t = _word_end(cp, r, e, cls_table)
@@ -433,7 +437,7 @@ def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     if t == p or not _in_set(cp, p, t, lower_table, slots, index, SET_MONTH):
         return -1
     r = t
-    while r < e and _hspace(cls_table, cp[r]):
+    while r < e and _space(cls_table, cp[r]):
         r += 1
     if r == t:
         return -1
@@ -446,19 +450,19 @@ def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
 @njit(cache=True)
 def _time(cp, p, s, e, cls_table, flag_table, lower_table):
     # \b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d)
-    if (_flg(flag_table, cp[p]) & F_DEC) == 0 or (p > s and _rx_w(cls_table, cp[p - 1])):
+    if not _dec(flag_table, cp[p]) or (p > s and _rx_w(cls_table, cp[p - 1])):
         return -1
     a = _dec_run(cp, p, e, flag_table)
     if a - p > 2 or a >= e or not (cp[a] == 58 or cp[a] == 46):
         return -1
     q = a + 1
-    if q + 2 > e or (_flg(flag_table, cp[q]) & F_DEC) == 0:
+    if q + 2 > e or not _dec(flag_table, cp[q]):
         return -1
-    if (_flg(flag_table, cp[q + 1]) & F_DEC) == 0:
+    if not _dec(flag_table, cp[q + 1]):
         return -1
     r = q + 2
     t = r
-    if t < e and _hspace(cls_table, cp[t]):
+    if t < e and _space(cls_table, cp[t]):
         t += 1
     if t < e and (_low(lower_table, cp[t]) == 97 or _low(lower_table, cp[t]) == 112):
         t += 1
@@ -472,9 +476,9 @@ def _time(cp, p, s, e, cls_table, flag_table, lower_table):
             t += 1
             if t < e and cp[t] == 46:
                 t += 1
-            if t >= e or (_flg(flag_table, cp[t]) & F_DEC) == 0:
+            if t >= e or not _dec(flag_table, cp[t]):
                 return t
-    if r >= e or (_flg(flag_table, cp[r]) & F_DEC) == 0:
+    if r >= e or not _dec(flag_table, cp[r]):
         return r
     return -1
 
@@ -483,13 +487,13 @@ def _time(cp, p, s, e, cls_table, flag_table, lower_table):
 def _phone(cp, p, e, flag_table):
     # \+?\d[\d ()/-]{7,}\d
     q = p + 1 if cp[p] == 43 else p
-    if q >= e or (_flg(flag_table, cp[q]) & F_DEC) == 0:
+    if q >= e or not _dec(flag_table, cp[q]):
         return -1
     last = -1
     r = q + 1
     while r < e:
         c = cp[r]
-        dec = (_flg(flag_table, c) & F_DEC) != 0
+        dec = _dec(flag_table, c)
         if not (dec or c == 32 or c == 40 or c == 41 or c == 47 or c == 45):
             break
         if dec and r - (q + 1) >= 7:
@@ -499,26 +503,13 @@ def _phone(cp, p, e, flag_table):
 
 
 @njit(cache=True)
-def _currency(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
-    # [$€£¥₽₹]|\b(?:usd|eur|...)\b
-    if (_flg(flag_table, cp[p]) & F_CURRENCY) != 0:
-        return p + 1
-    if p > s and _rx_w(cls_table, cp[p - 1]):
-        return -1
-    t = _word_end(cp, p, e, cls_table)
-    if t > p and _in_set(cp, p, t, lower_table, slots, index, SET_CURRENCY):
-        return t
-    return -1
-
-
-@njit(cache=True)
 def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     # \b\d+\s+(?:comments?|...|комментари\w*|ответ\w*)\b
-    if (_flg(flag_table, cp[p]) & F_DEC) == 0 or (p > s and _rx_w(cls_table, cp[p - 1])):
+    if not _dec(flag_table, cp[p]) or (p > s and _rx_w(cls_table, cp[p - 1])):
         return -1
     a = _dec_run(cp, p, e, flag_table)
     r = a
-    while r < e and _hspace(cls_table, cp[r]):
+    while r < e and _space(cls_table, cp[r]):
         r += 1
     if r == a:
         return -1
@@ -529,10 +520,8 @@ def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
         return t
     for k in range(len(COUNT_PREFIX_LENGTHS)):
         m = COUNT_PREFIX_LENGTHS[k]
-        if t - r >= m:
-            h = _word_hash(cp, r, r + m, lower_table)
-            if _lookup(slots, index, _salted(h, SET_COUNT_PREFIX)) >= 0:
-                return t
+        if t - r >= m and _in_set(cp, r, r + m, lower_table, slots, index, SET_COUNT_PREFIX):
+            return t
     return -1
 
 
@@ -572,7 +561,7 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
             end = _url(cp, p, s, e, cls_table, lower_table, slots, index)
             if end > 0:
                 return 1, end
-        if (_flg(flag_table, c) & F_DEC) != 0:
+        if _dec(flag_table, c):
             end = _phone(cp, p, e, flag_table)
             if end > 0:
                 return 4, end
@@ -588,7 +577,7 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
         end = _url(cp, p, s, e, cls_table, lower_table, slots, index)
         if end > 0:
             return 1, end
-    if (_flg(flag_table, c) & F_DEC) != 0:
+    if _dec(flag_table, c):
         end = _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
         if end > 0:
             return 2, end
@@ -617,7 +606,7 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row)
     p = s
     while p < e:
         c = cp[p]
-        if (_cls(cls_table, c) & SPACE) != 0:
+        if _space(cls_table, c):
             p += 1
             continue
         kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
@@ -631,7 +620,7 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row)
             p += 1
             while p < t:
                 lc = _low(lower_table, cp[p])
-                if lc == 104 or lc == 119 or (_flg(flag_table, cp[p]) & F_DEC) != 0:
+                if lc == 104 or lc == 119 or _dec(flag_table, cp[p]):
                     break
                 p += 1
         else:
@@ -650,7 +639,7 @@ def _line_key(cp, s, e, cls_table, flag_table, lower_table):
     p = s
     while p < e:
         c = cp[p]
-        if (_cls(cls_table, c) & SPACE) != 0:
+        if _space(cls_table, c):
             pending_space = started
             p += 1
             continue
@@ -658,8 +647,8 @@ def _line_key(cp, s, e, cls_table, flag_table, lower_table):
             h = _mix(h, np.uint64(32))
             pending_space = False
         started = True
-        if (_flg(flag_table, c) & F_DEC) != 0:
-            while p < e and (_flg(flag_table, cp[p]) & F_DEC) != 0:
+        if _dec(flag_table, c):
+            while p < e and _dec(flag_table, cp[p]):
                 p += 1
             h = _mix(h, np.uint64(48))
             continue
@@ -1008,7 +997,7 @@ def _bucket(h, bits):
 def _ngram_char(cp, p, flag_table, lower_table):
     """A character as the n-gram model sees it: lower-cased, every decimal digit a 0."""
     c = cp[p]
-    if (_flg(flag_table, c) & F_DEC) != 0:
+    if _dec(flag_table, c):
         return np.uint64(48)
     return np.uint64(_low(lower_table, c))
 
@@ -1024,11 +1013,11 @@ def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out
     n = 0
     i = s
     while i < e:
-        if (_cls(cls_table, cp[i]) & SPACE) != 0:
+        if _space(cls_table, cp[i]):
             i += 1
             continue
         j = i
-        while j < e and (_cls(cls_table, cp[j]) & SPACE) == 0:
+        while j < e and not _space(cls_table, cp[j]):
             j += 1
         padded = j - i + 2
         for k in range(padded):
