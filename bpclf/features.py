@@ -321,7 +321,6 @@ class FeatureExtractor:
         return len(self.feature_names)
 
     # -- languages ---------------------------------------------------------------------
-    # -- languages ---------------------------------------------------------------------
     def page_languages(self, pages: Sequence[Page]) -> list[str | None]:
         """Each page's language: its ``lang`` (primary subtag) or a stopword-based guess."""
         return self._languages(pages, None)
@@ -334,7 +333,7 @@ class FeatureExtractor:
         if not todo:
             return out
         if lay is None:
-            lay = self._layout([pages[i] for i in todo])
+            lay = self.layout([pages[i] for i in todo])
             first = np.flatnonzero(np.r_[True, lay.page[1:] != lay.page[:-1]])
         else:
             first = np.cumsum([0] + [len(p.lines) for p in pages])[todo]
@@ -353,14 +352,16 @@ class FeatureExtractor:
         langs: Sequence[str | None] | None = None,
         *,
         extra_columns: int = 0,
+        layout: _Layout | None = None,
     ) -> np.ndarray:
         """The (n_lines, n_features) matrix for all lines of ``pages``.
 
         ``extra_columns`` zero columns are added at the end for the caller to fill (the
         classifier's lexical block): each block is written into one matrix, never
-        stacked into a second one.
+        stacked into a second one. ``layout``: :meth:`layout` of the same pages, when
+        the caller needs it too.
         """
-        lay = self._layout(pages)
+        lay = layout if layout is not None else self.layout(pages)
         if langs is None:
             langs = self._languages(pages, lay)
         n = len(lay.starts)
@@ -387,7 +388,9 @@ class FeatureExtractor:
             raise AssertionError(f"computed {col} features, declared {self.n_features}")
         return X
 
-    def _layout(self, pages: Sequence[Page]) -> _Layout:
+    def layout(self, pages: Sequence[Page]) -> _Layout:
+        """The lines of ``pages`` (cut at ``max_line_chars``) as one array of code points
+        with line offsets and page structure."""
         cap = self.config.max_line_chars
         lines = [line for p in pages for line in p.lines]
         if any(len(line) > cap for line in lines):

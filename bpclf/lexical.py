@@ -26,7 +26,6 @@ from bpclf import charclass as cc
 from bpclf import kernels
 from bpclf.config import LexicalConfig
 from bpclf.features import neighbour_features
-from bpclf.pages import Page
 
 #: Score given to neighbours beyond the page (no line scores that low in practice).
 MISSING = -10.0
@@ -45,44 +44,29 @@ def lexical_block(
     return neighbour_features(scores, page_sizes, window, name="lex", missing=MISSING)
 
 
-def _layout(pages: Sequence[Page], max_line_chars: int):
-    lines = [line[:max_line_chars] for p in pages for line in p.lines]
-    return cc.layout(lines)
-
-
 def _tables():
     return cc.class_table(), cc.flag_table(), cc.lower_table()
 
 
 @dataclass(frozen=True, eq=False)
 class LexicalModel:
-    """Fitted n-gram weights (``2 ** hash_bits`` floats) and intercept."""
+    """Fitted n-gram weights (``2 ** hash_bits`` floats) and intercept.
+
+    Lines come as code points with start and end offsets (the layout the feature
+    extractor computed for the same batch: :meth:`FeatureExtractor.layout`).
+    """
 
     config: LexicalConfig
     weights: np.ndarray
     intercept: float
 
-    @classmethod
-    def fit(
-        cls,
-        config: LexicalConfig,
-        pages: Sequence[Page],
-        y: np.ndarray,
-        sample_weight: np.ndarray,
-        *,
-        max_line_chars: int,
-        seed: int,
-        lines: np.ndarray | None = None,
-    ) -> LexicalModel:
-        """Fit on the lines of ``pages`` (only those indexed by ``lines``, if given)."""
-        cp, starts, ends = _layout(pages, max_line_chars)
-        weights, intercept = _train(config, cp, starts, ends, y, sample_weight, seed, lines)
-        return cls(config, weights, intercept)
-
-    def score(self, pages: Sequence[Page], *, max_line_chars: int) -> np.ndarray:
-        """Log-odds of boilerplate of every line of ``pages`` under the n-gram model."""
-        cp, starts, ends = _layout(pages, max_line_chars)
-        return _score(self.config, cp, starts, ends, self.weights, self.intercept)
+    def score(self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Log-odds of boilerplate of every line [starts[i], ends[i]) of ``cp``."""
+        c = self.config
+        return kernels.ngram_scores(
+            cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits,
+            self.weights, float(self.intercept),
+        )  # fmt: skip
 
     def validate(self) -> None:
         """Raise ValueError unless the weights can be used with this config."""
@@ -98,7 +82,7 @@ class LexicalModel:
             raise ValueError("lexical weights must be finite")
 
 
-def _train(config, cp, starts, ends, y, sample_weight, seed, lines):
+def _fit(config, cp, starts, ends, y, sample_weight, seed, lines=None) -> LexicalModel:
     """Fit on the lines indexed by ``lines`` (all if None), at most ``max_train_lines``
     of them (a seeded sample: on large training sets the n-gram model has all it needs
     long before, and the fit stays a few seconds)."""
@@ -106,41 +90,37 @@ def _train(config, cp, starts, ends, y, sample_weight, seed, lines):
     order = idx[np.random.default_rng(seed).permutation(len(idx))]
     order = order[: config.max_train_lines]
     c = config
-    return kernels.ngram_train(
+    weights, intercept = kernels.ngram_train(
         cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits,
         np.asarray(y, dtype=np.float64), np.asarray(sample_weight, dtype=np.float64),
         order, c.epochs, c.learning_rate, c.l2,
     )  # fmt: skip
+    return LexicalModel(config, weights, intercept)
 
 
-def _score(config, cp, starts, ends, weights, intercept):
-    c = config
-    return kernels.ngram_scores(
-        cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits, weights,
-        float(intercept),
-    )  # fmt: skip
-
-
-def out_of_fold_scores(
+def fit_out_of_fold(
     config: LexicalConfig,
-    pages: Sequence[Page],
+    cp: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    page_sizes: Sequence[int],
     y: np.ndarray,
     sample_weight: np.ndarray,
     *,
-    max_line_chars: int,
     seed: int,
-) -> np.ndarray:
-    """Every line's score from an n-gram model fitted on the pages of the other folds."""
-    cp, starts, ends = _layout(pages, max_line_chars)
-    sizes = np.array([len(p.lines) for p in pages], dtype=np.int64)
-    page_fold = np.random.default_rng(seed).permutation(len(pages)) % config.folds
+) -> tuple[LexicalModel, np.ndarray]:
+    """The n-gram model fitted on all lines, and every line's out-of-fold score: from
+    a model fitted on the pages of the other folds (``config.folds``, grouped by page),
+    so that the trees learn from scores like those they get on new pages."""
+    sizes = np.asarray(page_sizes, dtype=np.int64)
+    page_fold = np.random.default_rng(seed).permutation(len(sizes)) % config.folds
     fold = np.repeat(page_fold, sizes)
-    out = np.zeros(len(starts))
+    oof = np.zeros(len(starts))
     for k in range(config.folds):
         test = np.flatnonzero(fold == k)
         if len(test) == 0:
             continue
         train = np.flatnonzero(fold != k)
-        w, b = _train(config, cp, starts, ends, y, sample_weight, seed + k + 1, train)
-        out[test] = _score(config, cp, starts[test], ends[test], w, b)
-    return out
+        part = _fit(config, cp, starts, ends, y, sample_weight, seed + k + 1, train)
+        oof[test] = part.score(cp, starts[test], ends[test])
+    return _fit(config, cp, starts, ends, y, sample_weight, seed), oof

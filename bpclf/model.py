@@ -27,7 +27,7 @@ from bpclf.calibration import OPERATING_POINTS, Platt, fit_platt, operating_poin
 from bpclf.config import Config, load_config, stored_config
 from bpclf.errors import BpclfError, DataError, ModelError, UsageError
 from bpclf.features import FEATURE_SCHEMA_VERSION, FeatureExtractor, neighbour_features
-from bpclf.lexical import LexicalModel, lexical_block, lexical_names, out_of_fold_scores
+from bpclf.lexical import LexicalModel, fit_out_of_fold, lexical_block, lexical_names
 from bpclf.metrics import best_f1_threshold, calibration_summary, line_metrics
 from bpclf.pages import Page, batched, page_blocks
 from bpclf.phrases import Lexicon
@@ -424,23 +424,18 @@ class BoilerplateClassifier:
         weights (unless ``class_weight = "none"``).
         """
         lcfg = self.config_.lexical
-        cap = self.config_.features.max_line_chars
-        seed = self.config_.model.random_state
         sw = np.asarray(w, dtype=np.float64)
         if self.config_.model.class_weight == "balanced":
             counts = np.bincount(y, minlength=2).astype(np.float64)
             sw = sw * (len(y) / (2.0 * np.maximum(counts, 1.0)))[y]
-        oof = out_of_fold_scores(lcfg, pages, y, sw, max_line_chars=cap, seed=seed)
-        self.lexical_ = LexicalModel.fit(lcfg, pages, y, sw, max_line_chars=cap, seed=seed)
-        block, _ = lexical_block(oof, [len(p) for p in pages], lcfg.window)
+        lay = self.extractor_.layout(pages)
+        sizes = [len(p) for p in pages]
+        self.lexical_, oof = fit_out_of_fold(
+            lcfg, lay.cp, lay.starts, lay.ends, sizes, y, sw, seed=self.config_.model.random_state
+        )
+        block, _ = lexical_block(oof, sizes, lcfg.window)
         X[:, X.shape[1] - block.shape[1] :] = block
         return X
-
-    def _lexical_features(self, blocks: Sequence[Page]) -> np.ndarray:
-        """The lexical block of pages to classify, from the stored n-gram model."""
-        assert self.lexical_ is not None
-        scores = self.lexical_.score(blocks, max_line_chars=self.config_.features.max_line_chars)
-        return lexical_block(scores, [len(b) for b in blocks], self.config_.lexical.window)[0]
 
     def _features(
         self, pages: Sequence[Page], progress: Progress | None = None, batch_lines: int = 20000
@@ -485,9 +480,12 @@ class BoilerplateClassifier:
         ``max_page_lines`` are not cut here (``predict_proba`` does that)."""
         self._check_fitted()
         n_lex = len(self.feature_names_) - self.extractor_.n_features
-        X = self.extractor_.transform(pages, extra_columns=n_lex)
+        lay = self.extractor_.layout(pages)  # one layout for the features and the n-grams
+        X = self.extractor_.transform(pages, extra_columns=n_lex, layout=lay)
         if self.lexical_ is not None:
-            X[:, X.shape[1] - n_lex :] = self._lexical_features(pages)
+            scores = self.lexical_.score(lay.cp, lay.starts, lay.ends)
+            window = self.config_.lexical.window
+            X[:, X.shape[1] - n_lex :] = lexical_block(scores, [len(p) for p in pages], window)[0]
         return X
 
     def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:

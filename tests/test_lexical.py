@@ -6,7 +6,7 @@ import pytest
 from bpclf import charclass as cc
 from bpclf import kernels
 from bpclf.config import LexicalConfig
-from bpclf.lexical import LexicalModel, lexical_block, lexical_names, out_of_fold_scores
+from bpclf.lexical import LexicalModel, fit_out_of_fold, lexical_block, lexical_names
 from bpclf.pages import Page
 
 CFG = LexicalConfig(enabled=True, hash_bits=12, epochs=5, learning_rate=0.2, folds=3)
@@ -46,19 +46,25 @@ def _pages(n: int, seed: int = 0) -> list[Page]:
     return pages
 
 
-def _fit_args(pages):
-    y = np.concatenate([p.labels for p in pages]).astype(float)
-    return y, np.ones(len(y))
+def _fit(pages, y=None, seed=1):
+    """(model on all lines, out-of-fold scores) for ``pages`` (labels from the pages)."""
+    if y is None:
+        y = np.concatenate([p.labels for p in pages]).astype(float)
+    cp, starts, ends = cc.layout([line for p in pages for line in p.lines])
+    sizes = [len(p) for p in pages]
+    return fit_out_of_fold(CFG, cp, starts, ends, sizes, y, np.ones(len(y)), seed=seed)
+
+
+def _score(model, lines):
+    return model.score(*cc.layout(lines))
 
 
 def test_fit_learns_cues_and_is_deterministic():
     pages = _pages(30)
-    y, w = _fit_args(pages)
-    a = LexicalModel.fit(CFG, pages, y, w, max_line_chars=1000, seed=1)
-    b = LexicalModel.fit(CFG, pages, y, w, max_line_chars=1000, seed=1)
+    a, _ = _fit(pages)
+    b, _ = _fit(pages)
     np.testing.assert_array_equal(a.weights, b.weights)
-    test = [Page("t", ["Share on Facebook 7", "The mayor read the budget report."])]
-    s = a.score(test, max_line_chars=1000)
+    s = _score(a, ["Share on Facebook 7", "The mayor read the budget report."])
     assert s[0] > 1.0 > -1.0 > s[1]
     a.validate()
     bad = LexicalModel(CFG, a.weights[:-1], a.intercept)
@@ -68,12 +74,12 @@ def test_fit_learns_cues_and_is_deterministic():
 
 def test_out_of_fold_scores_never_see_their_own_page():
     pages = _pages(30)
-    y, w = _fit_args(pages)
-    oof = out_of_fold_scores(CFG, pages, y, w, max_line_chars=1000, seed=3)
+    y = np.concatenate([p.labels for p in pages]).astype(float)
+    _, oof = _fit(pages, y, seed=3)
     # Flip every label of page 0: its out-of-fold scores must not change.
     y2 = y.copy()
     y2[:8] = 1 - y2[:8]
-    oof2 = out_of_fold_scores(CFG, pages, y2, w, max_line_chars=1000, seed=3)
+    _, oof2 = _fit(pages, y2, seed=3)
     np.testing.assert_array_equal(oof[:8], oof2[:8])
     assert not np.array_equal(oof[8:], oof2[8:])  # other pages did learn from page 0
     assert oof[y == 1].mean() > oof[y == 0].mean() + 1.0

@@ -4,6 +4,7 @@ import logging
 import numpy as np
 import pytest
 
+from bpclf import charclass as cc
 from bpclf.errors import DataError, ModelError
 from bpclf.features import FEATURE_SCHEMA_VERSION
 from bpclf.model import BoilerplateClassifier
@@ -82,7 +83,7 @@ def test_lexical_model_is_stored_and_checked(tiny_model, model_file, tmp_path):
     np.testing.assert_array_equal(loaded.lexical_.weights, lex.weights)
     # The menu lines of the fixture pages score as boilerplate, the article as content.
     page = make_page("x", "en", seed=7)
-    scores = lex.score([page], max_line_chars=1000)
+    scores = lex.score(*cc.layout(page.lines))
     labels = np.array(page.labels)
     assert scores[labels == 1].min() > scores[labels == 0].max()
     short = {"lexical_weights": lex.weights[:100]}
