@@ -423,11 +423,12 @@ class BoilerplateClassifier:
         The n-gram model is weighted like the trees: source weights times balanced class
         weights (unless ``class_weight = "none"``).
         """
+        from sklearn.utils.class_weight import compute_sample_weight
+
         lcfg = self.config_.lexical
         sw = np.asarray(w, dtype=np.float64)
         if self.config_.model.class_weight == "balanced":
-            counts = np.bincount(y, minlength=2).astype(np.float64)
-            sw = sw * (len(y) / (2.0 * np.maximum(counts, 1.0)))[y]
+            sw = sw * compute_sample_weight("balanced", y)
         lay = self.extractor_.layout(pages)
         sizes = [len(p) for p in pages]
         self.lexical_, oof = fit_out_of_fold(
