@@ -194,7 +194,6 @@ def config_from_dict(
     feats = _build(FeatureConfig, data.get("features", {}), "features", source)
     model = _build(ModelConfig, data.get("model", {}), "model", source)
     lexical = _build(LexicalConfig, data.get("lexical", {}), "lexical", source)
-    _check_lexical(lexical, source)
     if feats.max_line_chars < 1 or feats.max_page_lines < 1:
         raise UsageError(
             "features.max_line_chars and max_page_lines must be positive", source=source
@@ -223,6 +222,17 @@ def config_from_dict(
             model.class_weight in ("balanced", "none"),
             'model.class_weight must be "balanced" or "none"',
         ),
+        (
+            1 <= lexical.ngram_min <= lexical.ngram_max <= 16,
+            "lexical.ngram_min and ngram_max must satisfy 1 <= ngram_min <= ngram_max <= 16",
+        ),
+        (8 <= lexical.hash_bits <= 24, "lexical.hash_bits must be in 8..24"),
+        (lexical.epochs >= 1, "lexical.epochs must be at least 1"),
+        (lexical.learning_rate > 0, "lexical.learning_rate must be positive"),
+        (lexical.l2 >= 0, "lexical.l2 must be >= 0"),
+        (lexical.folds >= 2, "lexical.folds must be at least 2"),
+        (lexical.window >= 0, "lexical.window must be >= 0"),
+        (lexical.max_train_lines >= 1, "lexical.max_train_lines must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:
@@ -235,25 +245,10 @@ def config_from_dict(
     return Config(features=feats, model=model, lexical=lexical, base_dir=base_dir)
 
 
-def _check_lexical(lex: LexicalConfig, source: str) -> None:
-    checks = [
-        (1 <= lex.ngram_min <= lex.ngram_max <= 16, "1 <= ngram_min <= ngram_max <= 16"),
-        (8 <= lex.hash_bits <= 24, "hash_bits in 8..24"),
-        (lex.epochs >= 1, "epochs >= 1"),
-        (lex.learning_rate > 0, "learning_rate > 0"),
-        (lex.l2 >= 0, "l2 >= 0"),
-        (lex.folds >= 2, "folds >= 2"),
-        (lex.window >= 0, "window >= 0"),
-        (lex.max_train_lines >= 1, "max_train_lines >= 1"),
-    ]
-    for ok, rule in checks:
-        if not ok:
-            raise UsageError(f"lexical settings out of range: need {rule}", source=source)
-
-
 #: Settings added after models were first shipped, with the value that reproduces how a
-#: model whose stored config lacks them was trained (no lexical score, no depth limit).
-_FORMERLY = {"lexical": {"enabled": False}, "model": {"max_depth": 0}}
+#: model whose stored config lacks them was trained (no lexical score, no depth limit,
+#: always the refit path).
+_FORMERLY = {"lexical": {"enabled": False}, "model": {"max_depth": 0, "large_data_lines": 0}}
 
 
 def stored_config(data: Any, *, source: str) -> Config:

@@ -64,8 +64,10 @@ def test_stored_configs_from_before_the_lexical_score_disable_it():
     old = Config().to_dict()
     del old["lexical"]
     del old["model"]["max_depth"]
+    del old["model"]["large_data_lines"]
     assert stored_config(old, source="m").lexical.enabled is False
     assert stored_config(old, source="m").model.max_depth == 0  # trained without a limit
+    assert stored_config(old, source="m").model.large_data_lines == 0  # always refitted
     assert stored_config(Config().to_dict(), source="m").lexical.enabled is True
     with pytest.raises(UsageError, match="hash_bits"):
         stored_config({**Config().to_dict(), "lexical": {"hash_bits": 40}}, source="m")
