@@ -47,6 +47,10 @@ class FeatureConfig:
     #: Add how many other pages of the same site contain each line (a corpus pass over
     #: the whole input first; see bpclf.corpus).
     corpus_stats: bool = False
+    #: Page profile: shares of short, repeated, dated, bulleted, ellipsis-ending ... lines
+    #: on the page. Annotators judge listing pages (teasers, search results, catalogues)
+    #: as a whole; line-level cues see full sentences there.
+    page_profile: bool = True
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,11 @@ def config_from_dict(
 #: Settings added after models were first shipped, with the value that reproduces how a
 #: model whose stored config lacks them was trained (no lexical score, no depth limit,
 #: always the refit path).
-_FORMERLY = {"lexical": {"enabled": False}, "model": {"max_depth": 0, "large_data_lines": 0}}
+_FORMERLY = {
+    "features": {"page_profile": False},
+    "lexical": {"enabled": False},
+    "model": {"max_depth": 0, "large_data_lines": 0},
+}
 
 
 def stored_config(data: Any, *, source: str) -> Config:

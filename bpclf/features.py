@@ -312,6 +312,7 @@ class FeatureExtractor:
             self.base_names
             + _GLOBAL_NAMES
             + [f"{f}@{d:+d}" for d in offsets for f in config.context_features]
+            + (PROFILE_NAMES if config.page_profile else [])
             + (MARKUP_NAMES if config.markup_features else [])
             + (SITE_NAMES if config.corpus_stats else [])
         )
@@ -380,6 +381,8 @@ class FeatureExtractor:
         put(self._global_features(lay, base, langs, line_keys))
         for block in self._context_blocks(lay, base):
             put(block)
+        if self.config.page_profile:
+            put(self._page_profile(lay, base, X[:, self.feature_names.index("repeat_count")]))
         if self.config.markup_features:
             put(markup_matrix(pages))
         if self.config.corpus_stats:
@@ -541,6 +544,39 @@ class FeatureExtractor:
         count[order] = sizes[group]
         return np.where(empty, 0.0, count), np.where(empty, 0.0, rank)
 
+    def _page_profile(self, lay: _Layout, base: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+        """What kind of page the line is on (:data:`PROFILE_NAMES`): shares of its
+        non-empty lines that are short, repeated, bulleted, dated, carry a URL or a
+        lexicon phrase, end in an ellipsis ("...", "[...]": teasers), and the spread of
+        line lengths. Listing pages are annotated boilerplate as a whole although many
+        of their lines are full sentences."""
+        col = {name: base[:, i] for i, name in enumerate(self.base_names)}
+        filled = (col["n_words"] > 0).astype(np.float64)
+        ellipsis = _ends_with_ellipsis(lay)
+        shares = [
+            col["short"],
+            repeats > 1,
+            col["starts_bullet"],
+            col["date_count"] > 0,
+            col["url_count"] > 0,
+            col["phrase_count"] > 0,
+            col["title_share"] > 0.5,
+            ellipsis,
+        ]
+
+        def page_sum(values: np.ndarray) -> np.ndarray:
+            return np.bincount(lay.page, weights=values, minlength=lay.n_pages)
+
+        den = np.maximum(page_sum(filled), 1.0)
+        cols = [
+            (page_sum(np.asarray(v, dtype=np.float64) * filled) / den)[lay.page] for v in shares
+        ]
+        logc = col["log_chars"]
+        lines = np.maximum(np.bincount(lay.page, minlength=lay.n_pages), 1)
+        mean = page_sum(logc) / lines
+        std = np.sqrt(page_sum((logc - mean[lay.page]) ** 2) / lines)
+        return np.column_stack([*cols, std[lay.page], ellipsis])
+
     def _context_blocks(self, lay: _Layout, base: np.ndarray) -> list[np.ndarray]:
         """Selected features of the lines at each offset; -1 where the page has no line."""
         n = len(lay.starts)
@@ -553,6 +589,33 @@ class FeatureExtractor:
             valid = (j >= 0) & (j < n) & (lay.page[jc] == lay.page)
             blocks.append(np.where(valid[:, None], sel[jc], -1.0))
         return blocks
+
+
+PROFILE_NAMES = [
+    "page_short_share",
+    "page_repeated_share",
+    "page_bullet_share",
+    "page_date_share",
+    "page_url_share",
+    "page_phrase_share",
+    "page_title_case_share",
+    "page_ellipsis_share",
+    "page_log_chars_std",
+    "ends_ellipsis",
+]
+
+_DOT, _ELLIPSIS, _CLOSE = ord("."), 0x2026, ord("]")
+
+
+def _ends_with_ellipsis(lay: _Layout) -> np.ndarray:
+    """Lines ending in "…", "..." or "...]" / "…]" (a cut teaser, "[...]")."""
+    cp = np.concatenate([np.zeros(3, dtype=lay.cp.dtype), lay.cp])  # room before line 0
+    e = lay.ends + 3
+    filled = lay.ends > lay.starts
+    e = np.where((cp[e - 1] == _CLOSE) & filled, e - 1, e)
+    last = cp[e - 1]
+    dots = (cp[e - 1] == _DOT) & (cp[e - 2] == _DOT) & (cp[e - 3] == _DOT)
+    return (filled & ((last == _ELLIPSIS) | dots)).astype(np.float64)
 
 
 def _dist_prev(mask: np.ndarray, page_start: np.ndarray, cap: int) -> np.ndarray:

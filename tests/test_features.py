@@ -190,3 +190,25 @@ def test_extra_columns_are_left_for_the_caller(fx):
     assert X2.shape == (len(PAGE), fx.n_features + 3)
     np.testing.assert_array_equal(X2[:, : fx.n_features], X)
     assert not X2[:, fx.n_features :].any()
+
+
+def test_page_profile_describes_the_page_of_each_line():
+    fx = FeatureExtractor(FeatureConfig(page_profile=True), LEX, SW)
+    listing = Page(
+        "l",
+        ["Le prix du livre a encore augmenté cette année…", "Lire la suite", "", "Lire la suite"],
+        lang="fr",
+    )
+    article = Page("a", ["The mayor said it is time to act.", "It was [...]"], lang="en")
+    X = fx.transform([listing, article])
+
+    def col(name):
+        return X[:, fx.feature_names.index(name)]
+
+    assert col("ends_ellipsis").tolist() == [1, 0, 0, 0, 0, 1]
+    # shares over the 3 non-empty lines of the listing, then over the article's 2
+    assert np.allclose(col("page_short_share"), [2 / 3] * 4 + [0.5] * 2)
+    assert np.allclose(col("page_repeated_share"), [2 / 3] * 4 + [0.0] * 2)
+    assert np.allclose(col("page_ellipsis_share"), [1 / 3] * 4 + [0.5] * 2)
+    alone = fx.transform([article])
+    assert np.array_equal(alone, X[4:])
