@@ -917,7 +917,7 @@ TREE_BLOCK_ROWS = 64
 
 
 @njit(cache=True)
-def _tree_depths(roots, left, right, is_leaf, n_nodes):
+def tree_depths(roots, left, right, is_leaf, n_nodes):
     """Depth (splits on the longest path) of each tree; children come after their parent."""
     depth = np.zeros(n_nodes, dtype=np.int64)
     out = np.zeros(len(roots), dtype=np.int64)
@@ -934,43 +934,57 @@ def _tree_depths(roots, left, right, is_leaf, n_nodes):
 
 
 @njit(cache=True)
-def tree_scores(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, base):
+def _block_has_nan(X, b0, m):
+    for i in range(b0, b0 + m):
+        for j in range(X.shape[1]):
+            if X[i, j] != X[i, j]:
+                return True
+    return False
+
+
+@njit(cache=True)
+def tree_scores(X, nodes, depths, missing_left, value, roots, base):
     """Raw scores of a validated ensemble: baseline plus one leaf value per tree.
 
-    Every row takes exactly ``depth(tree)`` steps in each tree (leaves point to
-    themselves, so rows that reach one early stay there), and the next node is picked by
-    index arithmetic instead of a branch: the walk has no data-dependent branches, which
-    mispredict on every split otherwise. Leaf values are added tree by tree in order for
-    each row, as scikit-learn does. Only safe on an ensemble that passed
-    TreeEnsemble.validate (indices in range, children after their parents, leaves
-    pointing to themselves).
+    ``nodes`` holds one record of four int64 per node (feature, left child, right child,
+    the bits of the float64 threshold: see TreeEnsemble.walk_arrays), so that a step
+    reads one 32-byte record instead of four arrays. Every row takes exactly
+    ``depths[tree]`` steps in each tree (leaves point to themselves, so rows that reach
+    one early stay there), and the next node is picked by index arithmetic instead of a
+    branch: the walk has no data-dependent branches, which mispredict on every split
+    otherwise. Blocks without NaN (all of them in practice, checked block by block) skip
+    the NaN rule. Leaf values are added tree by tree in order for each row, as
+    scikit-learn does. Only safe on an ensemble that passed TreeEnsemble.validate
+    (indices in range, children after their parents, leaves pointing to themselves).
     """
     n = X.shape[0]
-    n_nodes = len(feature)
+    thr = nodes.view(np.float64)
     out = np.full(n, base, dtype=np.float64)
-    children = np.empty(2 * n_nodes, dtype=np.int64)
-    for k in range(n_nodes):
-        children[2 * k] = left[k]
-        children[2 * k + 1] = right[k]
-    depths = _tree_depths(roots, left, right, is_leaf, n_nodes)
-    nodes = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
+    at = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
     for b0 in range(0, n, TREE_BLOCK_ROWS):
         m = min(TREE_BLOCK_ROWS, n - b0)
+        nan = _block_has_nan(X, b0, m)
         for t in range(len(roots)):
             for i in range(m):
-                nodes[i] = roots[t]
+                at[i] = roots[t]
             for _ in range(depths[t]):
-                for i in range(m):
-                    nd = nodes[i]
-                    x = X[b0 + i, feature[nd]]
-                    # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
-                    # goes left.
-                    go_right = np.int64(not (x <= threshold[nd]))
-                    if x != x:
-                        go_right = np.int64(not missing_left[nd])
-                    nodes[i] = children[2 * nd + go_right]
+                if nan:
+                    for i in range(m):
+                        nd = at[i]
+                        x = X[b0 + i, nodes[nd, 0]]
+                        # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
+                        # goes left.
+                        go_right = np.int64(not (x <= thr[nd, 3]))
+                        if x != x:
+                            go_right = np.int64(not missing_left[nd])
+                        at[i] = nodes[nd, 1 + go_right]
+                else:
+                    for i in range(m):
+                        nd = at[i]
+                        x = X[b0 + i, nodes[nd, 0]]
+                        at[i] = nodes[nd, 1 + np.int64(not (x <= thr[nd, 3]))]
             for i in range(m):
-                out[b0 + i] += value[nodes[i]]
+                out[b0 + i] += value[at[i]]
     return out
 
 
