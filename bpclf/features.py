@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -393,10 +394,10 @@ class FeatureExtractor:
         """The lines of ``pages`` (cut at ``max_line_chars``) as one array of code points
         with line offsets and page structure."""
         cap = self.config.max_line_chars
-        lines = [line for p in pages for line in p.lines]
-        if any(len(line) > cap for line in lines):
-            lines = [line[:cap] for line in lines]
+        lines = list(chain.from_iterable(p.lines for p in pages))
         cp, starts, ends = cc.layout(lines)
+        if len(lines) and (ends - starts).max() > cap:  # rare: lay out the cut lines
+            cp, starts, ends = cc.layout([line[:cap] for line in lines])
         counts = np.fromiter((len(p.lines) for p in pages), dtype=np.int64, count=len(pages))
         page = np.repeat(np.arange(len(pages)), counts)
         first = np.cumsum(counts) - counts
