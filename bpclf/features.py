@@ -509,6 +509,8 @@ def neighbour_features(
     if vals.ndim != 1 or np.any(sizes < 0) or sizes.sum() != len(vals):
         # the kernel indexes by the page sizes: they must describe the values exactly
         raise ValueError(f"page sizes (sum {sizes.sum()}) do not match {len(vals)} values")
+    if len(vals) == 0:  # (the names alone, when a model is loaded: no kernel start-up)
+        return np.zeros((0, len(names))), names
     return kernels.neighbour_block(vals, sizes, window, float(missing)), names
 
 
