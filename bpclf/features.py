@@ -3,8 +3,9 @@
 All lines of a batch are joined into one array of code points (:mod:`bpclf.charclass`);
 one compiled pass over it (:func:`bpclf.kernels.scan_batch`) gives the character
 statistics, stopword and phrase matches, tokens (URLs, dates, counts, ...) and
-normalised-line keys of every line, and page and neighbour features come from numpy
-index arithmetic on the flat line arrays. The feature list
+normalised-line keys of every line, and page and neighbour features come from compiled
+passes over the flat line arrays (:func:`bpclf.kernels.global_block` and its siblings).
+The feature list
 is fixed by the config and the lexicon's categories; its names are stored in every
 model, and :data:`FEATURE_SCHEMA_VERSION` changes whenever the meaning of a feature does.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -395,10 +397,10 @@ class FeatureExtractor:
         """The lines of ``pages`` (cut at ``max_line_chars``) as one array of code points
         with line offsets and page structure."""
         cap = self.config.max_line_chars
-        lines = [line for p in pages for line in p.lines]
-        if any(len(line) > cap for line in lines):
-            lines = [line[:cap] for line in lines]
+        lines = list(chain.from_iterable(p.lines for p in pages))
         cp, starts, ends = cc.layout(lines)
+        if len(lines) and (ends - starts).max() > cap:  # rare: lay out the cut lines
+            cp, starts, ends = cc.layout([line[:cap] for line in lines])
         counts = np.fromiter((len(p.lines) for p in pages), dtype=np.int64, count=len(pages))
         page = np.repeat(np.arange(len(pages)), counts)
         first = np.cumsum(counts) - counts
@@ -463,86 +465,19 @@ class FeatureExtractor:
     def _global_features(
         self, lay: _Layout, base: np.ndarray, langs: Sequence[str | None], line_keys: np.ndarray
     ) -> np.ndarray:
+        """Page-level features (:data:`_GLOBAL_NAMES`), in one compiled pass per page
+        (:func:`bpclf.kernels.global_block`)."""
         cfg = self.config
-        col = {name: base[:, i] for i, name in enumerate(self.base_names)}
-        n = len(lay.starts)
-        idx = np.arange(n)
-        cap = cfg.max_distance
-        pos = idx - lay.page_start
-        page_end = lay.page_start + lay.page_len  # exclusive
-
-        any_phrase = col["phrase_count"] > 0
-        appeal_cols = [col[f"phrase_{c}"] for c in cfg.appeal_categories if f"phrase_{c}" in col]
-        appeal = (np.sum(appeal_cols, axis=0) > 0) if appeal_cols else np.zeros(n, bool)
-        w = cfg.context_window
-        csum = np.concatenate([[0], np.cumsum(appeal)])
-        lo = np.maximum(idx - w, lay.page_start)
-        hi = np.minimum(idx + w + 1, page_end)
-
-        chars = lay.ends - lay.starts  # integers: exact sums, whatever the batch
-        ccum = np.concatenate([[0], np.cumsum(chars)])
-        page_chars = ccum[page_end] - ccum[lay.page_start]
-        before = ccum[idx] - ccum[lay.page_start]
-        pc = np.maximum(page_chars, 1).astype(np.float64)
-
-        short_len, short_pos = _runs(col["short"] > 0, lay)
-        noterm_len, _ = _runs(col["ends_terminal"] == 0, lay)
-        short_len = np.where(col["short"] > 0, short_len, 0)
-        noterm_len = np.where(col["ends_terminal"] == 0, noterm_len, 0)
-        run_mean_words = _run_mean(col["n_words"], col["short"] > 0, lay)
-
-        rep_count, rep_rank = self._repetition(lay, line_keys, col["empty"] > 0)
-
-        def page_mean(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-            wts = np.ones(n) if weights is None else weights
-            num = np.bincount(lay.page, weights=values * wts, minlength=lay.n_pages)
-            den = np.bincount(lay.page, weights=wts, minlength=lay.n_pages)
-            return (num / np.maximum(den, 1e-9))[lay.page]
-
+        index = {name: i for i, name in enumerate(self.base_names)}
+        used = ("phrase_count", "short", "ends_terminal", "n_words", "empty", "stopword_share")
+        cols = np.array([index[f] for f in (*used, "log_chars")], dtype=np.int64)
+        appeal = [index[f"phrase_{c}"] for c in cfg.appeal_categories if f"phrase_{c}" in index]
         known = (self.stopwords.table.language_ids(list(langs)) >= 0).astype(np.float64)
-        feats = [
-            _dist_prev(any_phrase, lay.page_start, cap),
-            _dist_next(any_phrase, page_end, cap),
-            _dist_prev(appeal, lay.page_start, cap),
-            _dist_next(appeal, page_end, cap),
-            (csum[idx + 1] - csum[lo]).astype(float),
-            (csum[hi] - csum[idx]).astype(float),
-            (csum[page_end] - csum[idx]) / (page_end - idx),
-            pos.astype(float),
-            pos / np.maximum(lay.page_len - 1, 1),
-            (lay.page_len - 1 - pos).astype(float),
-            np.log1p(lay.page_len),
-            before / pc,
-            (page_chars - before - chars) / pc,
-            short_len,
-            short_pos,
-            noterm_len,
-            run_mean_words,
-            rep_count,
-            rep_rank,
-            page_mean(col["stopword_share"], col["n_words"]),
-            page_mean(col["ends_terminal"], (col["empty"] == 0).astype(float)),
-            page_mean(col["log_chars"]),
-            known[lay.page] if n else np.zeros(0),
-        ]
-        return np.column_stack(feats).astype(np.float64)
-
-    @staticmethod
-    def _repetition(
-        lay: _Layout, line_keys: np.ndarray, empty: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """How often each normalised line occurs in its page, and which copy this is."""
-        order = np.lexsort((np.arange(len(line_keys)), line_keys, lay.page))
-        sk, sp = line_keys[order], lay.page[order]
-        new = np.r_[True, (sk[1:] != sk[:-1]) | (sp[1:] != sp[:-1])]
-        group = np.cumsum(new) - 1
-        first = np.flatnonzero(new)
-        sizes = np.diff(np.r_[first, len(order)])
-        rank = np.empty(len(order), dtype=np.float64)
-        rank[order] = np.arange(len(order)) - first[group]
-        count = np.empty(len(order), dtype=np.float64)
-        count[order] = sizes[group]
-        return np.where(empty, 0.0, count), np.where(empty, 0.0, rank)
+        return kernels.global_block(
+            base, cols, np.array(appeal, dtype=np.int64), lay.starts, lay.ends,
+            lay.page_start, lay.page_len, line_keys, np.log1p(lay.page_len), known[lay.page],
+            cfg.context_window, cfg.max_distance,
+        )  # fmt: skip
 
     def _page_profile(self, lay: _Layout, base: np.ndarray, repeats: np.ndarray) -> np.ndarray:
         """What kind of page the line is on (:data:`PROFILE_NAMES`): shares of its
@@ -578,17 +513,13 @@ class FeatureExtractor:
         return np.column_stack([*cols, std[lay.page], ellipsis])
 
     def _context_blocks(self, lay: _Layout, base: np.ndarray) -> list[np.ndarray]:
-        """Selected features of the lines at each offset; -1 where the page has no line."""
-        n = len(lay.starts)
-        sel = base[:, self._ctx_index]
-        idx = np.arange(n)
-        blocks = []
-        for d in self._offsets:
-            j = idx + d
-            jc = np.clip(j, 0, n - 1)
-            valid = (j >= 0) & (j < n) & (lay.page[jc] == lay.page)
-            blocks.append(np.where(valid[:, None], sel[jc], -1.0))
-        return blocks
+        """Selected features of the lines at each offset; -1 where the page has no line.
+
+        One block for all offsets (offset-major, as the feature names), from one compiled
+        pass (:func:`bpclf.kernels.context_block`)."""
+        cols = np.array(self._ctx_index, dtype=np.int64)
+        offsets = np.array(self._offsets, dtype=np.int64)
+        return [kernels.context_block(base, cols, offsets, lay.page_start, lay.page_len)]
 
 
 PROFILE_NAMES = [
@@ -618,45 +549,6 @@ def _ends_with_ellipsis(lay: _Layout) -> np.ndarray:
     return (filled & ((last == _ELLIPSIS) | dots)).astype(np.float64)
 
 
-def _dist_prev(mask: np.ndarray, page_start: np.ndarray, cap: int) -> np.ndarray:
-    """Lines back to the nearest masked line in the same page (0 = this line), capped."""
-    idx = np.arange(len(mask))
-    last = np.maximum.accumulate(np.where(mask, idx, -1)) if len(mask) else idx
-    return np.where(last >= page_start, np.minimum(idx - last, cap), cap).astype(float)
-
-
-def _dist_next(mask: np.ndarray, page_end: np.ndarray, cap: int) -> np.ndarray:
-    """Lines forward to the nearest masked line in the same page, capped."""
-    n = len(mask)
-    idx = np.arange(n)
-    big = n + 1
-    nxt = np.minimum.accumulate(np.where(mask, idx, big)[::-1])[::-1] if n else idx
-    return np.where(nxt < page_end, np.minimum(nxt - idx, cap), cap).astype(float)
-
-
-def _run_ids(flag: np.ndarray, lay: _Layout) -> np.ndarray:
-    n = len(flag)
-    change = np.ones(n, dtype=bool)
-    change[1:] = (flag[1:] != flag[:-1]) | (lay.page[1:] != lay.page[:-1])
-    return np.cumsum(change) - 1
-
-
-def _runs(flag: np.ndarray, lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Length of the run of equal ``flag`` values each line is in, and its position in it."""
-    rid = _run_ids(flag, lay)
-    lengths = np.bincount(rid)
-    first = np.r_[0, np.cumsum(lengths)[:-1]]
-    return lengths[rid].astype(float), (np.arange(len(flag)) - first[rid]).astype(float)
-
-
-def _run_mean(values: np.ndarray, flag: np.ndarray, lay: _Layout) -> np.ndarray:
-    """Mean of ``values`` over the run of equal ``flag`` values each line is in."""
-    rid = _run_ids(flag, lay)
-    sums = np.bincount(rid, weights=values)
-    lengths = np.bincount(rid)
-    return (sums / np.maximum(lengths, 1))[rid]
-
-
 def neighbour_features(
     values: np.ndarray,
     page_sizes: Sequence[int],
@@ -674,29 +566,15 @@ def neighbour_features(
     jusText's context-sensitive revision.
     """
     sizes = np.asarray(page_sizes, dtype=np.int64)
-    n = len(values)
-    page = np.repeat(np.arange(len(sizes)), sizes)
-    first = (np.cumsum(sizes) - sizes)[page]
-    end = first + sizes[page]
-    idx = np.arange(n)
-    cols, names = [values], [name]
-    for d in [d for d in range(-window, window + 1) if d]:
-        j = idx + d
-        valid = (j >= first) & (j < end)
-        cols.append(np.where(valid, values[np.clip(j, 0, max(n - 1, 0))], missing))
-        names.append(f"{name}@{d:+d}")
-    csum = np.concatenate([[0.0], np.cumsum(values)])
-    lo = np.maximum(idx - window, first)
-    hi = np.minimum(idx + window + 1, end)
-    before_n, after_n = idx - lo, hi - idx - 1
-    before = (csum[idx] - csum[lo]) / np.maximum(before_n, 1)
-    after = (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1)
-    cols.append(np.where(before_n > 0, before, missing))
-    cols.append(np.where(after_n > 0, after, missing))
-    page_sum = np.bincount(page, weights=values, minlength=len(sizes))
-    cols.append((page_sum / np.maximum(sizes, 1))[page] if n else np.zeros(0))
+    names = [name] + [f"{name}@{d:+d}" for d in range(-window, window + 1) if d]
     names += [f"{name}_mean_before", f"{name}_mean_after", f"{name}_page_mean"]
-    return np.column_stack(cols) if n else np.zeros((0, len(names))), names
+    vals = np.ascontiguousarray(values, dtype=np.float64)
+    if vals.ndim != 1 or np.any(sizes < 0) or sizes.sum() != len(vals):
+        # the kernel indexes by the page sizes: they must describe the values exactly
+        raise ValueError(f"page sizes (sum {sizes.sum()}) do not match {len(vals)} values")
+    if len(vals) == 0:  # (the names alone, when a model is loaded: no kernel start-up)
+        return np.zeros((0, len(names))), names
+    return kernels.neighbour_block(vals, sizes, window, float(missing)), names
 
 
 _TAG_GROUPS = {

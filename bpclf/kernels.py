@@ -908,6 +908,256 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
     row[18] = glued
 
 
+# ------------------------------------------------------------------- page features
+# Per-line features that depend on the other lines of the page, computed from the
+# kernel outputs above (bpclf.features calls these). Pages are runs of consecutive
+# lines: line i belongs to [page_start[i], page_start[i] + page_len[i]). Floating sums
+# are accumulated in the order of the numpy code these replaced (line order, from 0.0,
+# as np.bincount and np.cumsum do), so every value is bit for bit the same.
+
+
+@njit(cache=True)
+def _runs(flag, s, e, run_len, run_pos):
+    """Length of the run of equal ``flag`` values each line of [s, e) is in, and the
+    line's position in it."""
+    r0 = s
+    while r0 < e:
+        r1 = r0 + 1
+        while r1 < e and flag[r1] == flag[r0]:
+            r1 += 1
+        for i in range(r0, r1):
+            run_len[i] = r1 - r0
+            run_pos[i] = i - r0
+        r0 = r1
+
+
+@njit(cache=True)
+def _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count, rank):
+    """How often each line's key occurs in the page [s, e), and which copy the line is
+    (0 for empty lines). An open-addressing table of the page's keys; ``slot_page``
+    marks the slots taken by this page, so the table is never cleared."""
+    mask = (1 << bits) - 1
+    for i in range(s, e):
+        k = keys[i]
+        slot = _bucket(k, bits)
+        while slot_page[slot] == s and slot_key[slot] != k:
+            slot = (slot + 1) & mask
+        if slot_page[slot] != s:
+            slot_page[slot] = s
+            slot_key[slot] = k
+            slot_count[slot] = 0
+        rank[i] = slot_count[slot]
+        slot_count[slot] += 1
+    for i in range(s, e):
+        slot = _bucket(keys[i], bits)
+        while slot_key[slot] != keys[i]:
+            slot = (slot + 1) & mask
+        count[i] = slot_count[slot]
+        if empty[i]:
+            count[i] = 0
+            rank[i] = 0
+
+
+@njit(cache=True)
+def global_block(
+    base, cols, appeal_cols, starts, ends, page_start, page_len, keys, log_page_lines,
+    known, window, cap,
+):  # fmt: skip
+    """The page-level block of bpclf.features (columns as ``features._GLOBAL_NAMES``).
+
+    ``base``: the base feature block; ``cols``: its columns phrase_count, short,
+    ends_terminal, n_words, empty, stopword_share, log_chars; ``appeal_cols``: the
+    columns of the appeal phrase categories. ``log_page_lines`` (np.log1p of
+    ``page_len``) and ``known`` (1.0 where the page's language has stopwords) are per
+    line; logarithms stay in numpy, whose results the model was trained on.
+    """
+    n = base.shape[0]
+    c_phrase, c_short, c_term, c_words, c_empty, c_sw, c_log = (
+        cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
+    )  # fmt: skip
+    out = np.empty((n, 23), dtype=np.float64)
+    phrase = np.empty(n, dtype=np.bool_)
+    appeal = np.empty(n, dtype=np.bool_)
+    short = np.empty(n, dtype=np.bool_)
+    noterm = np.empty(n, dtype=np.bool_)
+    empty = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        phrase[i] = base[i, c_phrase] > 0
+        a = 0.0
+        for c in appeal_cols:
+            a += base[i, c]
+        appeal[i] = a > 0
+        short[i] = base[i, c_short] > 0
+        noterm[i] = base[i, c_term] == 0
+        empty[i] = base[i, c_empty] > 0
+    acum = np.zeros(n + 1, dtype=np.int64)  # appeal lines before each line
+    ccum = np.zeros(n + 1, dtype=np.int64)  # characters before each line
+    longest = 1
+    for i in range(n):
+        acum[i + 1] = acum[i] + appeal[i]
+        ccum[i + 1] = ccum[i] + (ends[i] - starts[i])
+        longest = max(longest, page_len[i])
+    bits = 1
+    while (1 << bits) < 2 * longest:
+        bits += 1
+    slot_key = np.zeros(1 << bits, dtype=np.uint64)
+    slot_page = np.full(1 << bits, -1, dtype=np.int64)
+    slot_count = np.zeros(1 << bits, dtype=np.int64)
+    run_len = np.empty(n, dtype=np.int64)
+    run_pos = np.empty(n, dtype=np.int64)
+    count = np.empty(n, dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+
+    s = 0
+    while s < n:
+        e = s + page_len[s]
+        # distances to phrase and appeal lines, capped (no such line: the cap)
+        last_p = -1
+        last_a = -1
+        for i in range(s, e):
+            if phrase[i]:
+                last_p = i
+            if appeal[i]:
+                last_a = i
+            out[i, 0] = min(i - last_p, cap) if last_p >= 0 else cap
+            out[i, 2] = min(i - last_a, cap) if last_a >= 0 else cap
+        next_p = -1
+        next_a = -1
+        for i in range(e - 1, s - 1, -1):
+            if phrase[i]:
+                next_p = i
+            if appeal[i]:
+                next_a = i
+            out[i, 1] = min(next_p - i, cap) if next_p >= 0 else cap
+            out[i, 3] = min(next_a - i, cap) if next_a >= 0 else cap
+        page_chars = ccum[e] - ccum[s]
+        pc = np.float64(max(page_chars, 1))
+        for i in range(s, e):
+            lo = max(i - window, s)
+            hi = min(i + window + 1, e)
+            out[i, 4] = acum[i + 1] - acum[lo]
+            out[i, 5] = acum[hi] - acum[i]
+            out[i, 6] = (acum[e] - acum[i]) / (e - i)
+            pos = i - s
+            out[i, 7] = pos
+            out[i, 8] = pos / max(e - s - 1, 1)
+            out[i, 9] = e - s - 1 - pos
+            out[i, 10] = log_page_lines[i]
+            before = ccum[i] - ccum[s]
+            out[i, 11] = before / pc
+            out[i, 12] = (page_chars - before - (ends[i] - starts[i])) / pc
+        _runs(short, s, e, run_len, run_pos)
+        for i in range(s, e):
+            out[i, 13] = run_len[i] if short[i] else 0
+            out[i, 14] = run_pos[i]
+        i = s
+        while i < e:  # mean words of each run of short / long lines
+            j = i + run_len[i]
+            total = 0.0
+            for k in range(i, j):
+                total += base[k, c_words]
+            for k in range(i, j):
+                out[k, 16] = total / max(j - i, 1)
+            i = j
+        _runs(noterm, s, e, run_len, run_pos)
+        for i in range(s, e):
+            out[i, 15] = run_len[i] if noterm[i] else 0
+        _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count, rank)
+        sw_num = 0.0
+        sw_den = 0.0
+        term_num = 0.0
+        term_den = 0.0
+        log_num = 0.0
+        log_den = 0.0
+        for i in range(s, e):
+            out[i, 17] = count[i]
+            out[i, 18] = rank[i]
+            words = base[i, c_words]
+            sw_num += base[i, c_sw] * words
+            sw_den += words
+            w = 0.0 if base[i, c_empty] != 0 else 1.0
+            term_num += base[i, c_term] * w
+            term_den += w
+            log_num += base[i, c_log] * 1.0
+            log_den += 1.0
+        sw_mean = sw_num / max(sw_den, 1e-9)
+        term_mean = term_num / max(term_den, 1e-9)
+        log_mean = log_num / max(log_den, 1e-9)
+        for i in range(s, e):
+            out[i, 19] = sw_mean
+            out[i, 20] = term_mean
+            out[i, 21] = log_mean
+            out[i, 22] = known[i]
+        s = e
+    return out
+
+
+@njit(cache=True)
+def context_block(base, cols, offsets, page_start, page_len):
+    """Columns ``cols`` of ``base`` at each line offset (offset-major: all columns of
+    the first offset, then the next), -1 where the offset leaves the line's page."""
+    n = base.shape[0]
+    k = len(cols)
+    out = np.empty((n, len(offsets) * k), dtype=np.float64)
+    for i in range(n):
+        s = page_start[i]
+        e = s + page_len[i]
+        for o in range(len(offsets)):
+            j = i + offsets[o]
+            if s <= j < e:
+                for c in range(k):
+                    out[i, o * k + c] = base[j, cols[c]]
+            else:
+                for c in range(k):
+                    out[i, o * k + c] = -1.0
+    return out
+
+
+@njit(cache=True)
+def neighbour_block(values, sizes, window, missing):
+    """bpclf.features.neighbour_features without the names: the value, its neighbours at
+    offsets -window..+window, the means before and after within the window, the page
+    mean. The window means are differences of one running sum over the whole batch
+    (as np.cumsum computed it), the page mean a sum in line order from 0.0 (as
+    np.bincount computed it)."""
+    n = len(values)
+    width = 2 * window + 1
+    out = np.empty((n, width + 3), dtype=np.float64)
+    csum = np.empty(n + 1, dtype=np.float64)
+    csum[0] = 0.0
+    if n:
+        csum[1] = values[0]
+    for i in range(1, n):
+        csum[i + 1] = csum[i] + values[i]
+    s = 0
+    for p in range(len(sizes)):
+        e = s + sizes[p]
+        total = 0.0
+        for i in range(s, e):
+            total += values[i]
+        mean = total / max(sizes[p], 1)
+        for i in range(s, e):
+            out[i, 0] = values[i]
+            col = 1
+            for d in range(-window, window + 1):
+                if d == 0:
+                    continue
+                j = i + d
+                out[i, col] = values[j] if s <= j < e else missing
+                col += 1
+            lo = max(i - window, s)
+            hi = min(i + window + 1, e)
+            before_n = i - lo
+            after_n = hi - i - 1
+            out[i, width] = (csum[i] - csum[lo]) / max(before_n, 1) if before_n > 0 else missing
+            out[i, width + 1] = (
+                (csum[hi] - csum[i + 1]) / max(after_n, 1) if after_n > 0 else missing
+            )
+            out[i, width + 2] = mean
+        s = e
+    return out
+
+
 # --------------------------------------------------------------------------- trees
 
 
@@ -917,7 +1167,7 @@ TREE_BLOCK_ROWS = 64
 
 
 @njit(cache=True)
-def _tree_depths(roots, left, right, is_leaf, n_nodes):
+def tree_depths(roots, left, right, is_leaf, n_nodes):
     """Depth (splits on the longest path) of each tree; children come after their parent."""
     depth = np.zeros(n_nodes, dtype=np.int64)
     out = np.zeros(len(roots), dtype=np.int64)
@@ -934,43 +1184,57 @@ def _tree_depths(roots, left, right, is_leaf, n_nodes):
 
 
 @njit(cache=True)
-def tree_scores(X, feature, threshold, missing_left, left, right, is_leaf, value, roots, base):
+def _block_has_nan(X, b0, m):
+    for i in range(b0, b0 + m):
+        for j in range(X.shape[1]):
+            if X[i, j] != X[i, j]:
+                return True
+    return False
+
+
+@njit(cache=True)
+def tree_scores(X, nodes, depths, missing_left, value, roots, base):
     """Raw scores of a validated ensemble: baseline plus one leaf value per tree.
 
-    Every row takes exactly ``depth(tree)`` steps in each tree (leaves point to
-    themselves, so rows that reach one early stay there), and the next node is picked by
-    index arithmetic instead of a branch: the walk has no data-dependent branches, which
-    mispredict on every split otherwise. Leaf values are added tree by tree in order for
-    each row, as scikit-learn does. Only safe on an ensemble that passed
-    TreeEnsemble.validate (indices in range, children after their parents, leaves
-    pointing to themselves).
+    ``nodes`` holds one record of four int64 per node (feature, left child, right child,
+    the bits of the float64 threshold: see TreeEnsemble.walk_arrays), so that a step
+    reads one 32-byte record instead of four arrays. Every row takes exactly
+    ``depths[tree]`` steps in each tree (leaves point to themselves, so rows that reach
+    one early stay there), and the next node is picked by index arithmetic instead of a
+    branch: the walk has no data-dependent branches, which mispredict on every split
+    otherwise. Blocks without NaN (all of them in practice, checked block by block) skip
+    the NaN rule. Leaf values are added tree by tree in order for each row, as
+    scikit-learn does. Only safe on an ensemble that passed TreeEnsemble.validate
+    (indices in range, children after their parents, leaves pointing to themselves).
     """
     n = X.shape[0]
-    n_nodes = len(feature)
+    thr = nodes.view(np.float64)
     out = np.full(n, base, dtype=np.float64)
-    children = np.empty(2 * n_nodes, dtype=np.int64)
-    for k in range(n_nodes):
-        children[2 * k] = left[k]
-        children[2 * k + 1] = right[k]
-    depths = _tree_depths(roots, left, right, is_leaf, n_nodes)
-    nodes = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
+    at = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
     for b0 in range(0, n, TREE_BLOCK_ROWS):
         m = min(TREE_BLOCK_ROWS, n - b0)
+        nan = _block_has_nan(X, b0, m)
         for t in range(len(roots)):
             for i in range(m):
-                nodes[i] = roots[t]
+                at[i] = roots[t]
             for _ in range(depths[t]):
-                for i in range(m):
-                    nd = nodes[i]
-                    x = X[b0 + i, feature[nd]]
-                    # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
-                    # goes left.
-                    go_right = np.int64(not (x <= threshold[nd]))
-                    if x != x:
-                        go_right = np.int64(not missing_left[nd])
-                    nodes[i] = children[2 * nd + go_right]
+                if nan:
+                    for i in range(m):
+                        nd = at[i]
+                        x = X[b0 + i, nodes[nd, 0]]
+                        # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
+                        # goes left.
+                        go_right = np.int64(not (x <= thr[nd, 3]))
+                        if x != x:
+                            go_right = np.int64(not missing_left[nd])
+                        at[i] = nodes[nd, 1 + go_right]
+                else:
+                    for i in range(m):
+                        nd = at[i]
+                        x = X[b0 + i, nodes[nd, 0]]
+                        at[i] = nodes[nd, 1 + np.int64(not (x <= thr[nd, 3]))]
             for i in range(m):
-                out[b0 + i] += value[nodes[i]]
+                out[b0 + i] += value[at[i]]
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, TypeVar
 
 from bpclf.errors import DataError
@@ -119,7 +120,7 @@ def page_from_record(
     page_id = str(page_id)
     if "lines" in record:
         lines = record["lines"]
-        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+        if not isinstance(lines, list) or not all(map(isinstance, lines, repeat(str))):
             raise DataError(
                 "'lines' must be a list of strings", source=source, line=line, page=page_id
             )

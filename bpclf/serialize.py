@@ -30,6 +30,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -191,6 +192,28 @@ class TreeEnsemble:
 
     # ------------------------------------------------------------------ prediction
 
+    @cached_property
+    def walk_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The node records and tree depths :func:`bpclf.kernels.tree_scores` walks.
+
+        One row of four int64 per node: feature, left child, right child and the bits of
+        the threshold (read back as float64), so that a step of the walk touches one
+        32-byte record. Built once per ensemble from its validated (and, once frozen,
+        read-only) arrays, on first use, instead of for every batch.
+        """
+        from bpclf.kernels import tree_depths
+
+        nodes = np.empty((self.n_nodes, 4), dtype=np.int64)
+        nodes[:, 0] = self.feature
+        nodes[:, 1] = self.left
+        nodes[:, 2] = self.right
+        nodes[:, 3] = np.ascontiguousarray(self.threshold).view(np.int64)
+        roots = self.roots.astype(np.int64)
+        depths = tree_depths(roots, self.left, self.right, self.is_leaf, self.n_nodes)
+        nodes.flags.writeable = False
+        depths.flags.writeable = False
+        return nodes, depths
+
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Raw scores (log-odds of class 1), shape (n_rows,).
 
@@ -203,10 +226,10 @@ class TreeEnsemble:
         from bpclf.kernels import tree_scores
 
         X = np.ascontiguousarray(self._check_X(X))
+        nodes, depths = self.walk_arrays
         return tree_scores(
-            X, self.feature, self.threshold, self.missing_left, self.left, self.right,
-            self.is_leaf, self.value, self.roots, float(self.baseline),
-        )  # fmt: skip
+            X, nodes, depths, self.missing_left, self.value, self.roots, float(self.baseline)
+        )
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) per row, shape (n_rows,): the logistic sigmoid of the raw score."""

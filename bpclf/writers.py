@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import numpy as np
+
 from bpclf.corpus import SITE_LINES_KEY, SITE_PAGES_KEY
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import format_labelled, page_json, printable
@@ -77,7 +79,7 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
             yield p, body
     elif fmt == "jsonl":
         for p in preds:
-            shown = _shown(p.page, [int(v) for v in p.labels], p.segments)
+            shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
             yield p, page_json(shown, p.proba) + "\n"
     elif fmt == "labeled":
         for p in preds:

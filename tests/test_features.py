@@ -212,3 +212,174 @@ def test_page_profile_describes_the_page_of_each_line():
     assert np.allclose(col("page_ellipsis_share"), [1 / 3] * 4 + [0.5] * 2)
     alone = fx.transform([article])
     assert np.array_equal(alone, X[4:])
+
+
+# Compiled page features against straightforward per-line references: page boundaries,
+# one-line pages, empty lines, repeated lines, windows reaching past the page edges.
+EDGE_PAGES = [
+    Page("one", ["Please support us today"], lang="en"),
+    Page(
+        "e",
+        ["Home", "", "Home", "Privacy policy", "", "The mayor said it is time to act.", "Home"],
+        lang="en",
+    ),
+    Page("blank", ["", ""]),
+    Page("none", []),
+    Page("d", ["Das ist nicht gut.", "Teilen", "Teilen", "Kontakt", "Das ist gut."], lang="de"),
+    Page("x", ["support us"]),
+]
+
+
+def _dist(mask, k, step, cap):
+    """Lines from k to the nearest masked line in direction ``step``, capped."""
+    j = k
+    while 0 <= j < len(mask) and not mask[j]:
+        j += step
+    return min(abs(j - k), cap) if 0 <= j < len(mask) else cap
+
+
+def _run(flag, k):
+    """[start, end) of the run of equal ``flag`` values line k is in."""
+    a = k
+    while a > 0 and flag[a - 1] == flag[k]:
+        a -= 1
+    b = k
+    while b < len(flag) - 1 and flag[b + 1] == flag[k]:
+        b += 1
+    return a, b + 1
+
+
+def _reference_global(fx, pages):
+    """The page-level block, feature by feature, line by line."""
+    X = fx.transform(pages)
+    col = {name: X[:, i] for i, name in enumerate(fx.feature_names)}
+    cfg, cap, w = fx.config, fx.config.max_distance, fx.config.context_window
+    appeal_cols = [f"phrase_{c}" for c in cfg.appeal_categories if f"phrase_{c}" in col]
+    langs = fx.page_languages(pages)
+    rows, first = [], 0
+    for page, lang in zip(pages, langs, strict=True):
+        n = len(page.lines)
+        line = range(first, first + n)
+        phrase = [col["phrase_count"][i] > 0 for i in line]
+        appeal = [sum(col[c][i] for c in appeal_cols) > 0 for i in line]
+        short = [col["short"][i] > 0 for i in line]
+        noterm = [col["ends_terminal"][i] == 0 for i in line]
+        empty = [col["empty"][i] > 0 for i in line]
+        keys = [" ".join(x.lower().split()) for x in page.lines]
+        chars = [len(x) for x in page.lines]
+
+        words = [col["n_words"][i] for i in line]
+        total = max(sum(chars), 1)
+        for k in range(n):
+            lo, hi = max(k - w, 0), min(k + w + 1, n)
+            sa, sb = _run(short, k)
+            ta, tb = _run(noterm, k)
+            same = [j for j in range(n) if keys[j] == keys[k]]
+            nw = sum(words)
+            term = [col["ends_terminal"][i] for i in line if col["empty"][i] == 0]
+            rows.append(
+                [
+                    _dist(phrase, k, -1, cap),
+                    _dist(phrase, k, 1, cap),
+                    _dist(appeal, k, -1, cap),
+                    _dist(appeal, k, 1, cap),
+                    sum(appeal[lo : k + 1]),
+                    sum(appeal[k:hi]),
+                    sum(appeal[k:]) / (n - k),
+                    k,
+                    k / max(n - 1, 1),
+                    n - 1 - k,
+                    np.log1p(n),
+                    sum(chars[:k]) / total,
+                    sum(chars[k + 1 :]) / total,
+                    sb - sa if short[k] else 0,
+                    k - sa,
+                    tb - ta if noterm[k] else 0,
+                    sum(words[sa:sb]) / (sb - sa),
+                    0 if empty[k] else len(same),
+                    0 if empty[k] else same.index(k),
+                    sum(col["stopword_count"][i] for i in line) / nw if nw else 0.0,
+                    sum(term) / len(term) if term else 0.0,
+                    np.mean([col["log_chars"][i] for i in line]),
+                    1.0 if lang in SW.lists else 0.0,
+                ]
+            )
+        first += n
+    return np.array(rows)
+
+
+def test_page_features_match_a_line_by_line_reference(fx):
+    from bpclf.features import _GLOBAL_NAMES
+
+    X = fx.transform(EDGE_PAGES)
+    a = fx.feature_names.index(_GLOBAL_NAMES[0])
+    got = X[:, a : a + len(_GLOBAL_NAMES)]
+    want = _reference_global(fx, EDGE_PAGES)
+    # exact except the page means of stopword shares and log lengths (other summation)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    approx = [_GLOBAL_NAMES.index(f) for f in ("page_stopword_share", "page_mean_log_chars")]
+    exact = [j for j in range(len(_GLOBAL_NAMES)) if j not in approx]
+    np.testing.assert_array_equal(got[:, exact], want[:, exact])
+
+
+def test_context_block_matches_a_line_by_line_reference(fx):
+    X = fx.transform(EDGE_PAGES)
+    sizes = [len(p.lines) for p in EDGE_PAGES]
+    page_of = np.repeat(np.arange(len(sizes)), sizes)
+    for d in fx._offsets:
+        for f in fx.config.context_features:
+            got = X[:, fx.feature_names.index(f"{f}@{d:+d}")]
+            own = X[:, fx.feature_names.index(f)]
+            want = [
+                own[i + d] if 0 <= i + d < len(own) and page_of[i + d] == page_of[i] else -1.0
+                for i in range(len(own))
+            ]
+            np.testing.assert_array_equal(got, want)
+
+
+def test_neighbour_features_match_a_line_by_line_reference():
+    from bpclf.features import neighbour_features
+
+    rng = np.random.default_rng(0)
+    sizes = [1, 4, 0, 2, 7, 1]
+    values = rng.integers(-8, 9, size=sum(sizes)) / 4  # exact sums: any order agrees
+    for window in (1, 2, 5):
+        X, names = neighbour_features(values, sizes, window, missing=-3.0)
+        assert X.shape == (len(values), len(names)) == (len(values), 2 * window + 4)
+        first = 0
+        for size in sizes:
+            page = values[first : first + size]
+            for k in range(size):
+                near = [page[k + d] if 0 <= k + d < size else -3.0 for d in range(-window, 0)]
+                near += [page[k + d] if k + d < size else -3.0 for d in range(1, window + 1)]
+                before = page[max(k - window, 0) : k]
+                after = page[k + 1 : k + window + 1]
+                want = [page[k], *near]
+                want += [before.mean() if len(before) else -3.0]
+                want += [after.mean() if len(after) else -3.0, page.mean()]
+                np.testing.assert_array_equal(X[first + k], want)
+            first += size
+    empty, names = neighbour_features(np.zeros(0), [], 2)
+    assert empty.shape == (0, len(names)) == (0, 8)
+
+
+def test_neighbour_means_are_differences_of_one_running_sum():
+    """Bit for bit what the numpy version computed: window means as differences of the
+    batch's cumulative sum, page means summed in line order."""
+    from bpclf.features import neighbour_features
+
+    rng = np.random.default_rng(1)
+    sizes = np.array([3, 1, 6, 2])
+    values = rng.normal(size=sizes.sum())
+    X, _ = neighbour_features(values, sizes, 2)
+    page = np.repeat(np.arange(len(sizes)), sizes)
+    first = (np.cumsum(sizes) - sizes)[page]
+    idx = np.arange(len(values))
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    lo = np.maximum(idx - 2, first)
+    hi = np.minimum(idx + 3, first + sizes[page])
+    before = np.where(idx > lo, (csum[idx] - csum[lo]) / np.maximum(idx - lo, 1), -1.0)
+    after_n = hi - idx - 1
+    after = np.where(after_n > 0, (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1), -1.0)
+    mean = (np.bincount(page, weights=values) / sizes)[page]
+    np.testing.assert_array_equal(X[:, -3:], np.column_stack([before, after, mean]))

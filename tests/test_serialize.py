@@ -140,6 +140,36 @@ def test_other_tree_shapes_match_sklearn(params: dict):
     np.testing.assert_allclose(ens.decision_function(Xt), model.decision_function(Xt), atol=1e-9)
 
 
+def test_blocks_with_and_without_nan_match_sklearn(
+    ensemble: TreeEnsemble, model: HistGradientBoostingClassifier
+):
+    """The walker skips the NaN rule in row blocks without NaN: blocks with and without
+    NaN (and a NaN in the last row of a block) score like sklearn and like each row
+    scored alone."""
+    from bpclf.kernels import TREE_BLOCK_ROWS
+
+    X = _test_matrix(seed=4, n_rows=5 * TREE_BLOCK_ROWS + 7)
+    clean = np.isfinite(X).all(axis=1)
+    X[~clean] = 0.5  # no NaN or inf anywhere ...
+    X[3 * TREE_BLOCK_ROWS - 1, 7] = np.nan  # ... but in the last row of the third block
+    X[4 * TREE_BLOCK_ROWS + 2, [1, 7]] = np.nan  # and in the fifth
+    scores = ensemble.decision_function(X)
+    np.testing.assert_allclose(scores, model.decision_function(X), atol=1e-9)
+    alone = np.array([ensemble.decision_function(X[i : i + 1])[0] for i in range(len(X))])
+    np.testing.assert_array_equal(scores, alone)
+
+
+def test_walk_arrays_are_built_once(ensemble: TreeEnsemble):
+    nodes, depths = ensemble.walk_arrays
+    assert ensemble.walk_arrays[0] is nodes
+    assert not nodes.flags.writeable and not depths.flags.writeable
+    np.testing.assert_array_equal(nodes[:, 0], ensemble.feature)
+    np.testing.assert_array_equal(nodes[:, 1], ensemble.left)
+    np.testing.assert_array_equal(nodes[:, 2], ensemble.right)
+    np.testing.assert_array_equal(nodes[:, 3].view(np.float64), ensemble.threshold)
+    assert depths.max() == ensemble.max_depth
+
+
 def test_wrong_column_count(ensemble: TreeEnsemble):
     with pytest.raises(ModelError, match=r"has 5 columns but the model expects 8"):
         ensemble.predict_proba(np.zeros((3, 5)))
