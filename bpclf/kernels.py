@@ -1275,12 +1275,15 @@ def _ngram_char(cp, p, flag_table, lower_table):
 
 
 @_helper
-def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out):
+def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, chars, out):
     """Buckets of the character n-grams of line [s, e) into ``out``; returns their number.
 
     Each whitespace-separated token is lower-cased, its digits made 0 and padded with a
     space on both sides (" posted "); every substring of it of length lo..hi is one
-    n-gram (scikit-learn's ``char_wb`` analyzer).
+    n-gram (scikit-learn's ``char_wb`` analyzer). The padded token is mapped once into
+    ``chars`` (room for the longest line + 2), so that each character is looked up once
+    rather than once per n-gram it is in; the hash of an n-gram of length n + 1 extends
+    that of length n from the same start.
     """
     n = 0
     i = s
@@ -1288,22 +1291,17 @@ def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out
         if _space(cls_table, cp[i]):
             i += 1
             continue
+        chars[0] = 32
         j = i
         while j < e and not _space(cls_table, cp[j]):
+            chars[j - i + 1] = _ngram_char(cp, j, flag_table, lower_table)
             j += 1
         padded = j - i + 2
+        chars[padded - 1] = 32
         for k in range(padded):
             h = _OFFSET
-            for m in range(hi):
-                q = k + m
-                if q >= padded:
-                    break
-                c = (
-                    np.uint64(32)
-                    if q == 0 or q == padded - 1
-                    else _ngram_char(cp, i + q - 1, flag_table, lower_table)
-                )
-                h = _mix(h, c)
+            for m in range(min(hi, padded - k)):
+                h = _mix(h, chars[k + m])
                 if m + 1 >= lo:
                     out[n] = _bucket(h, bits)
                     n += 1
@@ -1311,13 +1309,16 @@ def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out
     return n
 
 
-@_helper
-def _ngram_capacity(starts, ends, lo, hi):
-    """Upper bound of the n-grams of the longest line (buffer size for _line_ngrams)."""
+@njit(cache=True)
+def _ngram_buffers(starts, ends, lo, hi):
+    """Scratch arrays of :func:`_line_ngrams` for the longest line: the characters of
+    its padded token and its n-gram buckets (an upper bound of their number)."""
     longest = 0
     for i in range(len(starts)):
         longest = max(longest, ends[i] - starts[i])
-    return (hi - lo + 1) * 3 * (longest + 1) + 1
+    chars = np.empty(longest + 2, dtype=np.uint64)
+    buf = np.empty((hi - lo + 1) * 3 * (longest + 1) + 1, dtype=np.int64)
+    return chars, buf
 
 
 @_helper
@@ -1336,10 +1337,10 @@ def ngram_scores(cp, starts, ends, cls_table, flag_table, lower_table, lo, hi, b
     """Score (log-odds of boilerplate) of every line under a hashed n-gram model."""
     n = len(starts)
     out = np.empty(n, dtype=np.float64)
-    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    chars, buf = _ngram_buffers(starts, ends, lo, hi)
     for i in range(n):
         m = _line_ngrams(
-            cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+            cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, chars, buf
         )
         out[i] = _line_score(buf, m, weights, b)
     return out
@@ -1374,12 +1375,12 @@ def ngram_train(
     g2 = np.zeros(size, dtype=np.float64)
     b = 0.0
     gb2 = 0.0
-    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    chars, buf = _ngram_buffers(starts, ends, lo, hi)
     for _ in range(epochs):
         for t in range(len(order)):
             i = order[t]
             m = _line_ngrams(
-                cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+                cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, chars, buf
             )
             z = _line_score(buf, m, w, b)
             if z >= 0:
