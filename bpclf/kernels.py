@@ -54,6 +54,14 @@ _GAP_SALT = np.uint64(0x9E3779B97F4A7C15)
 _SET_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 _ONE = np.uint64(1)
 
+#: Decorator of the helpers that allocate nothing. They run without numba's
+#: reference-counting runtime: with it, every call of a helper with array arguments
+#: increments and decrements each array's count atomically (the pruning pass cannot
+#: remove the pairs in functions with many branches), ~20 ns per array per call, which
+#: was a third of the token scanner's time. Safe because a helper only reads or writes
+#: arrays its caller holds, and never returns or keeps one.
+_helper = njit(cache=True, _nrt=False)
+
 #: Columns of the character-statistics block returned by :func:`scan_batch`.
 STAT_NAMES = (
     "n_chars",
@@ -90,12 +98,12 @@ COUNT_PREFIX_LENGTHS = np.array([5, 10], dtype=np.int64)
 # ---------------------------------------------------------------------------- tables
 
 
-@njit(cache=True)
+@_helper
 def _mix(h, v):
     return (h ^ v) * _PRIME
 
 
-@njit(cache=True)
+@_helper
 def _salted(h, salt):
     """Key of ``h`` inside a numbered set or language (0 is reserved for empty slots)."""
     k = _mix(_mix(_OFFSET, h), np.uint64(salt) * _SET_SALT + _ONE)
@@ -126,7 +134,7 @@ def build_table(keys):
     return slots, index
 
 
-@njit(cache=True)
+@_helper
 def _lookup(slots, index, k):
     """Position (in the keys the table was built from) of ``k``, or -1."""
     mask = np.uint64(len(slots) - 1)
@@ -141,7 +149,7 @@ def _lookup(slots, index, k):
 # --------------------------------------------------------------------- code points
 
 
-@njit(cache=True)
+@_helper
 def _cls(cls_table, c):
     if c < 0x10000:
         return cls_table[c]
@@ -150,40 +158,40 @@ def _cls(cls_table, c):
     return SYMBOL
 
 
-@njit(cache=True)
+@_helper
 def _flg(flag_table, c):
     return flag_table[c] if c < 0x10000 else 0
 
 
-@njit(cache=True)
+@_helper
 def _low(lower_table, c):
     return lower_table[c] if c < 0x10000 else c
 
 
-@njit(cache=True)
+@_helper
 def _space(cls_table, c):
     return (_cls(cls_table, c) & SPACE) != 0
 
 
-@njit(cache=True)
+@_helper
 def _dec(flag_table, c):
     """A decimal digit (regex \\d)."""
     return (_flg(flag_table, c) & F_DEC) != 0
 
 
-@njit(cache=True)
+@_helper
 def _is_word(b):
     return (b & (LETTER | DIGIT | MARK)) != 0
 
 
-@njit(cache=True)
+@_helper
 def _in_word(cls_table, c):
     """Characters of the words that stopwords and phrases are matched on: letters,
     digits, combining marks and the underscore ("use_only_cookies" is one word)."""
     return c == 95 or _is_word(_cls(cls_table, c))
 
 
-@njit(cache=True)
+@_helper
 def _word_hash(cp, a, b, lower_table):
     """Hash of the lower-cased code points [a, b): a word's key before salting."""
     h = _OFFSET
@@ -192,7 +200,7 @@ def _word_hash(cp, a, b, lower_table):
     return h
 
 
-@njit(cache=True)
+@_helper
 def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
     """Words of line [s, e): fills the arrays, returns their number.
 
@@ -247,7 +255,7 @@ def _word_buffers(size):
     )
 
 
-@njit(cache=True)
+@_helper
 def _extend(key, gap, word):
     """Key of a word sequence after appending ``gap`` and ``word``."""
     return _mix(_mix(key, gap), word)
@@ -297,13 +305,13 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
 # -------------------------------------------------------------------------- tokens
 
 
-@njit(cache=True)
+@_helper
 def _rx_w(cls_table, c):
     """Python regex \\w: letters, digits (any numeric) and the underscore."""
     return (_cls(cls_table, c) & (LETTER | DIGIT)) != 0 or c == 95
 
 
-@njit(cache=True)
+@_helper
 def _word_end(cp, p, e, cls_table):
     """End of the regex-\\w run starting at p."""
     q = p
@@ -312,12 +320,12 @@ def _word_end(cp, p, e, cls_table):
     return q
 
 
-@njit(cache=True)
+@_helper
 def _in_set(cp, a, b, lower_table, slots, index, set_id):
     return _lookup(slots, index, _salted(_word_hash(cp, a, b, lower_table), set_id)) >= 0
 
 
-@njit(cache=True)
+@_helper
 def _dec_run(cp, p, e, flag_table):
     q = p
     while q < e and _dec(flag_table, cp[q]):
@@ -325,12 +333,12 @@ def _dec_run(cp, p, e, flag_table):
     return q
 
 
-@njit(cache=True)
+@_helper
 def _email_local(cls_table, c):
     return _rx_w(cls_table, c) or c == 46 or c == 43 or c == 45
 
 
-@njit(cache=True)
+@_helper
 def _email(cp, p, s, e, cls_table):
     # (?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+
     if not _email_local(cls_table, cp[p]) or (p > s and _email_local(cls_table, cp[p - 1])):
@@ -351,7 +359,7 @@ def _email(cp, p, s, e, cls_table):
     return t if t > r + 1 else -1
 
 
-@njit(cache=True)
+@_helper
 def _starts_with(cp, p, e, lower_table, lit):
     if p + len(lit) > e:
         return False
@@ -366,7 +374,7 @@ _HTTPS = np.array([ord(c) for c in "https://"], dtype=np.uint32)
 _WWW = np.array([ord(c) for c in "www."], dtype=np.uint32)
 
 
-@njit(cache=True)
+@_helper
 def _url(cp, p, s, e, cls_table, lower_table, slots, index):
     # (?:https?://|www\.)\S+
     for lit in (_HTTP, _HTTPS, _WWW):
@@ -398,7 +406,7 @@ def _url(cp, p, s, e, cls_table, lower_table, slots, index):
     return r
 
 
-@njit(cache=True)
+@_helper
 def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     at_boundary = p == s or not _rx_w(cls_table, cp[p - 1])
     if not at_boundary:
@@ -447,7 +455,7 @@ def _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     return -1
 
 
-@njit(cache=True)
+@_helper
 def _time(cp, p, s, e, cls_table, flag_table, lower_table):
     # \b\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\b\.?)?(?!\d)
     if not _dec(flag_table, cp[p]) or (p > s and _rx_w(cls_table, cp[p - 1])):
@@ -483,7 +491,7 @@ def _time(cp, p, s, e, cls_table, flag_table, lower_table):
     return -1
 
 
-@njit(cache=True)
+@_helper
 def _phone(cp, p, e, flag_table):
     # \+?\d[\d ()/-]{7,}\d
     q = p + 1 if cp[p] == 43 else p
@@ -502,7 +510,7 @@ def _phone(cp, p, e, flag_table):
     return last + 1 if last >= 0 else -1
 
 
-@njit(cache=True)
+@_helper
 def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     # \b\d+\s+(?:comments?|...|комментари\w*|ответ\w*)\b
     if not _dec(flag_table, cp[p]) or (p > s and _rx_w(cls_table, cp[p - 1])):
@@ -525,7 +533,7 @@ def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     return -1
 
 
-@njit(cache=True)
+@_helper
 def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     """(kind, end) of the token starting at p, or (-1, -1).
 
@@ -601,7 +609,7 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
     return -1, -1
 
 
-@njit(cache=True)
+@_helper
 def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row):
     p = s
     while p < e:
@@ -613,12 +621,12 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row)
         if kind >= 0:
             out_row[kind] += 1.0
             p = end
-        elif _rx_w(cls_table, c) and (p == s or not _rx_w(cls_table, cp[p - 1])):
-            # Nothing starts at this word start; inside the word only "http"/"www" and
-            # phone numbers can start (at an h, a w or a digit): jump to the next one.
-            t = _word_end(cp, p, e, cls_table)
+        elif _rx_w(cls_table, c):
+            # Nothing starts here; further inside the word only "http"/"www" and phone
+            # numbers can start (at an h, a w or a digit): jump to the next one (or to
+            # the end of the word). Every position skipped would give (-1, -1).
             p += 1
-            while p < t:
+            while p < e and _rx_w(cls_table, cp[p]):
                 lc = _low(lower_table, cp[p])
                 if lc == 104 or lc == 119 or _dec(flag_table, cp[p]):
                     break
@@ -630,7 +638,7 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row)
 # ---------------------------------------------------------------------- main scan
 
 
-@njit(cache=True)
+@_helper
 def _line_key(cp, s, e, cls_table, flag_table, lower_table):
     """Hash of the normalised line: lower-case, digit runs as one 0, spaces collapsed."""
     h = _OFFSET
@@ -727,7 +735,7 @@ def scan_batch(
     return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
 
 
-@njit(cache=True)
+@_helper
 def _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
     """Whether table entry t is a whole phrase that applies to lexicon language plang."""
     if not ph_is_phrase[t]:
@@ -740,7 +748,7 @@ def _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
     return False
 
 
-@njit(cache=True)
+@_helper
 def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
     """Phrase matches among the m words of line i: at each word the longest phrase that
     starts there (the table holds every prefix, so the walk stops as soon as no phrase
@@ -828,7 +836,7 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
     return hits
 
 
-@njit(cache=True)
+@_helper
 def _char_stats(cp, s, e, cls_table, flag_table, row):
     """Fill ``row`` (STAT_NAMES order) for line [s, e)."""
     n_words = 0
@@ -916,7 +924,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
 # as np.bincount and np.cumsum do), so every value is bit for bit the same.
 
 
-@njit(cache=True)
+@_helper
 def _runs(flag, s, e, run_len, run_pos):
     """Length of the run of equal ``flag`` values each line of [s, e) is in, and the
     line's position in it."""
@@ -931,7 +939,7 @@ def _runs(flag, s, e, run_len, run_pos):
         r0 = r1
 
 
-@njit(cache=True)
+@_helper
 def _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count, rank):
     """How often each line's key occurs in the page [s, e), and which copy the line is
     (0 for empty lines). An open-addressing table of the page's keys; ``slot_page``
@@ -1183,7 +1191,7 @@ def tree_depths(roots, left, right, is_leaf, n_nodes):
     return out
 
 
-@njit(cache=True)
+@_helper
 def _block_has_nan(X, b0, m):
     for i in range(b0, b0 + m):
         for j in range(X.shape[1]):
@@ -1246,7 +1254,7 @@ _FIN2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
 
 
-@njit(cache=True)
+@_helper
 def _bucket(h, bits):
     """Top ``bits`` bits of the finalised hash (FNV's low bits mix poorly)."""
     h ^= h >> _S33
@@ -1257,7 +1265,7 @@ def _bucket(h, bits):
     return np.int64(h >> np.uint64(64 - bits))
 
 
-@njit(cache=True)
+@_helper
 def _ngram_char(cp, p, flag_table, lower_table):
     """A character as the n-gram model sees it: lower-cased, every decimal digit a 0."""
     c = cp[p]
@@ -1266,13 +1274,16 @@ def _ngram_char(cp, p, flag_table, lower_table):
     return np.uint64(_low(lower_table, c))
 
 
-@njit(cache=True)
-def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out):
+@_helper
+def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, chars, out):
     """Buckets of the character n-grams of line [s, e) into ``out``; returns their number.
 
     Each whitespace-separated token is lower-cased, its digits made 0 and padded with a
     space on both sides (" posted "); every substring of it of length lo..hi is one
-    n-gram (scikit-learn's ``char_wb`` analyzer).
+    n-gram (scikit-learn's ``char_wb`` analyzer). The padded token is mapped once into
+    ``chars`` (room for the longest line + 2), so that each character is looked up once
+    rather than once per n-gram it is in; the hash of an n-gram of length n + 1 extends
+    that of length n from the same start.
     """
     n = 0
     i = s
@@ -1280,22 +1291,17 @@ def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out
         if _space(cls_table, cp[i]):
             i += 1
             continue
+        chars[0] = 32
         j = i
         while j < e and not _space(cls_table, cp[j]):
+            chars[j - i + 1] = _ngram_char(cp, j, flag_table, lower_table)
             j += 1
         padded = j - i + 2
+        chars[padded - 1] = 32
         for k in range(padded):
             h = _OFFSET
-            for m in range(hi):
-                q = k + m
-                if q >= padded:
-                    break
-                c = (
-                    np.uint64(32)
-                    if q == 0 or q == padded - 1
-                    else _ngram_char(cp, i + q - 1, flag_table, lower_table)
-                )
-                h = _mix(h, c)
+            for m in range(min(hi, padded - k)):
+                h = _mix(h, chars[k + m])
                 if m + 1 >= lo:
                     out[n] = _bucket(h, bits)
                     n += 1
@@ -1304,15 +1310,18 @@ def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, out
 
 
 @njit(cache=True)
-def _ngram_capacity(starts, ends, lo, hi):
-    """Upper bound of the n-grams of the longest line (buffer size for _line_ngrams)."""
+def _ngram_buffers(starts, ends, lo, hi):
+    """Scratch arrays of :func:`_line_ngrams` for the longest line: the characters of
+    its padded token and its n-gram buckets (an upper bound of their number)."""
     longest = 0
     for i in range(len(starts)):
         longest = max(longest, ends[i] - starts[i])
-    return (hi - lo + 1) * 3 * (longest + 1) + 1
+    chars = np.empty(longest + 2, dtype=np.uint64)
+    buf = np.empty((hi - lo + 1) * 3 * (longest + 1) + 1, dtype=np.int64)
+    return chars, buf
 
 
-@njit(cache=True)
+@_helper
 def _line_score(buf, m, weights, intercept):
     """Linear score of a line from its n-gram buckets: each n-gram counts 1/sqrt(m)."""
     if m == 0:
@@ -1328,10 +1337,10 @@ def ngram_scores(cp, starts, ends, cls_table, flag_table, lower_table, lo, hi, b
     """Score (log-odds of boilerplate) of every line under a hashed n-gram model."""
     n = len(starts)
     out = np.empty(n, dtype=np.float64)
-    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    chars, buf = _ngram_buffers(starts, ends, lo, hi)
     for i in range(n):
         m = _line_ngrams(
-            cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+            cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, chars, buf
         )
         out[i] = _line_score(buf, m, weights, b)
     return out
@@ -1366,12 +1375,12 @@ def ngram_train(
     g2 = np.zeros(size, dtype=np.float64)
     b = 0.0
     gb2 = 0.0
-    buf = np.empty(_ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    chars, buf = _ngram_buffers(starts, ends, lo, hi)
     for _ in range(epochs):
         for t in range(len(order)):
             i = order[t]
             m = _line_ngrams(
-                cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, buf
+                cp, starts[i], ends[i], cls_table, flag_table, lower_table, lo, hi, bits, chars, buf
             )
             z = _line_score(buf, m, w, b)
             if z >= 0:

@@ -14,10 +14,40 @@ CFG = LexicalConfig(enabled=True, hash_bits=12, epochs=5, learning_rate=0.2, fol
 
 def _ngrams(line: str, lo: int = 3, hi: int = 5, bits: int = 16) -> list[int]:
     cp, starts, ends = cc.layout([line])
-    buf = np.empty(kernels._ngram_capacity(starts, ends, lo, hi), dtype=np.int64)
+    chars, buf = kernels._ngram_buffers(starts, ends, lo, hi)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
-    m = kernels._line_ngrams(cp, starts[0], ends[0], *tables, lo, hi, bits, buf)
-    return sorted(buf[:m].tolist())
+    m = kernels._line_ngrams(cp, starts[0], ends[0], *tables, lo, hi, bits, chars, buf)
+    return buf[:m].tolist()
+
+
+_M64 = (1 << 64) - 1
+
+
+def _reference_ngrams(line: str, lo: int = 3, hi: int = 5, bits: int = 16) -> list[int]:
+    """The buckets of _line_ngrams, in its order, from the definition: FNV-1a over the
+    code points of each n-gram of each padded, lower-cased, digits-as-0 token, then the
+    finaliser's top bits."""
+    out = []
+    for token in line.split():
+        lowered = [48 if ch.isdecimal() else int(cc.lower_table()[ord(ch)]) for ch in token]
+        chars = [32, *lowered, 32]
+        for k in range(len(chars)):
+            h = 0xCBF29CE484222325
+            for m in range(min(hi, len(chars) - k)):
+                h = ((h ^ chars[k + m]) * 0x100000001B3) & _M64
+                if m + 1 >= lo:
+                    f = h ^ (h >> 33)
+                    f = (f * 0xFF51AFD7ED558CCD) & _M64
+                    f ^= f >> 33
+                    f = (f * 0xC4CEB9FE1A85EC53) & _M64
+                    f ^= f >> 33
+                    out.append(f >> (64 - bits))
+    return out
+
+
+def test_ngram_buckets_follow_the_definition():
+    for line in ["Posted in News", "  Äb 12:30 — ЁЖ x  ", "a", "Lue lisää 2021...", ""]:
+        assert _ngrams(line) == _reference_ngrams(line)
 
 
 def test_ngrams_of_padded_words():
