@@ -380,11 +380,12 @@ class FeatureExtractor:
             col += block.shape[1]
 
         put(base)
-        put(self._global_features(lay, base, langs, line_keys))
+        glob = self._global_features(lay, base, langs, line_keys)
+        put(glob)
         for block in self._context_blocks(lay, base):
             put(block)
         if self.config.page_profile:
-            put(self._page_profile(lay, base, X[:, self.feature_names.index("repeat_count")]))
+            put(self._page_profile(lay, base, glob))
         if self.config.markup_features:
             put(markup_matrix(pages))
         if self.config.corpus_stats:
@@ -479,13 +480,15 @@ class FeatureExtractor:
             cfg.context_window, cfg.max_distance,
         )  # fmt: skip
 
-    def _page_profile(self, lay: _Layout, base: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+    def _page_profile(self, lay: _Layout, base: np.ndarray, glob: np.ndarray) -> np.ndarray:
         """What kind of page the line is on (:data:`PROFILE_NAMES`): shares of its
         non-empty lines that are short, repeated, bulleted, dated, carry a URL or a
         lexicon phrase, end in an ellipsis ("...", "[...]": teasers), and the spread of
         line lengths. Listing pages are annotated boilerplate as a whole although many
-        of their lines are full sentences."""
+        of their lines are full sentences. ``glob``: the :data:`_GLOBAL_NAMES` block of
+        the same lines (repeat counts, page mean of the log length)."""
         col = {name: base[:, i] for i, name in enumerate(self.base_names)}
+        repeats = glob[:, _GLOBAL_NAMES.index("repeat_count")]
         filled = (col["n_words"] > 0).astype(np.float64)
         ellipsis = _ends_with_ellipsis(lay)
         shares = [
@@ -506,11 +509,9 @@ class FeatureExtractor:
         cols = [
             (page_sum(np.asarray(v, dtype=np.float64) * filled) / den)[lay.page] for v in shares
         ]
-        logc = col["log_chars"]
-        lines = np.maximum(np.bincount(lay.page, minlength=lay.n_pages), 1)
-        mean = page_sum(logc) / lines
-        std = np.sqrt(page_sum((logc - mean[lay.page]) ** 2) / lines)
-        return np.column_stack([*cols, std[lay.page], ellipsis])
+        deviation = col["log_chars"] - glob[:, _GLOBAL_NAMES.index("page_mean_log_chars")]
+        std = np.sqrt(page_sum(deviation**2)[lay.page] / lay.page_len)
+        return np.column_stack([*cols, std, ellipsis])
 
     def _context_blocks(self, lay: _Layout, base: np.ndarray) -> list[np.ndarray]:
         """Selected features of the lines at each offset; -1 where the page has no line.
