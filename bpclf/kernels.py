@@ -1125,18 +1125,13 @@ def context_block(base, cols, offsets, page_start, page_len):
 def neighbour_block(values, sizes, window, missing):
     """bpclf.features.neighbour_features without the names: the value, its neighbours at
     offsets -window..+window, the means before and after within the window, the page
-    mean. The window means are differences of one running sum over the whole batch
-    (as np.cumsum computed it), the page mean a sum in line order from 0.0 (as
-    np.bincount computed it)."""
+    mean. Every sum runs over the page's own values in line order from 0.0 (the window
+    means over the window alone), so a page gets the same features bit for bit whatever
+    pages share its batch; a running sum over the batch would not (its differences
+    carry the rounding of the pages before)."""
     n = len(values)
     width = 2 * window + 1
     out = np.empty((n, width + 3), dtype=np.float64)
-    csum = np.empty(n + 1, dtype=np.float64)
-    csum[0] = 0.0
-    if n:
-        csum[1] = values[0]
-    for i in range(1, n):
-        csum[i + 1] = csum[i] + values[i]
     s = 0
     for p in range(len(sizes)):
         e = s + sizes[p]
@@ -1157,10 +1152,14 @@ def neighbour_block(values, sizes, window, missing):
             hi = min(i + window + 1, e)
             before_n = i - lo
             after_n = hi - i - 1
-            out[i, width] = (csum[i] - csum[lo]) / max(before_n, 1) if before_n > 0 else missing
-            out[i, width + 1] = (
-                (csum[hi] - csum[i + 1]) / max(after_n, 1) if after_n > 0 else missing
-            )
+            before = 0.0
+            for j in range(lo, i):
+                before += values[j]
+            after = 0.0
+            for j in range(i + 1, hi):
+                after += values[j]
+            out[i, width] = before / before_n if before_n > 0 else missing
+            out[i, width + 1] = after / after_n if after_n > 0 else missing
             out[i, width + 2] = mean
         s = e
     return out

@@ -363,23 +363,27 @@ def test_neighbour_features_match_a_line_by_line_reference():
     assert empty.shape == (0, len(names)) == (0, 8)
 
 
-def test_neighbour_means_are_differences_of_one_running_sum():
-    """Bit for bit what the numpy version computed: window means as differences of the
-    batch's cumulative sum, page means summed in line order."""
+def test_neighbour_means_do_not_depend_on_the_other_pages_of_the_batch():
+    """Window and page means sum the page's own values in line order, so a page gets
+    the same bits alone as after pages whose large values would leave their rounding in
+    a running sum over the batch."""
     from bpclf.features import neighbour_features
 
     rng = np.random.default_rng(1)
     sizes = np.array([3, 1, 6, 2])
-    values = rng.normal(size=sizes.sum())
+    values = rng.normal(size=sizes.sum()) * np.repeat([1e6, 1.0, 1e-3, 7.0], sizes)
     X, _ = neighbour_features(values, sizes, 2)
     page = np.repeat(np.arange(len(sizes)), sizes)
     first = (np.cumsum(sizes) - sizes)[page]
-    idx = np.arange(len(values))
-    csum = np.concatenate([[0.0], np.cumsum(values)])
-    lo = np.maximum(idx - 2, first)
-    hi = np.minimum(idx + 3, first + sizes[page])
-    before = np.where(idx > lo, (csum[idx] - csum[lo]) / np.maximum(idx - lo, 1), -1.0)
-    after_n = hi - idx - 1
-    after = np.where(after_n > 0, (csum[hi] - csum[idx + 1]) / np.maximum(after_n, 1), -1.0)
-    mean = (np.bincount(page, weights=values) / sizes)[page]
-    np.testing.assert_array_equal(X[:, -3:], np.column_stack([before, after, mean]))
+    end = first + sizes[page]
+    for i in range(len(values)):
+        lo, hi = max(i - 2, first[i]), min(i + 3, end[i])
+        before = sum(values[lo:i], 0.0) / (i - lo) if i > lo else -1.0
+        after = sum(values[i + 1 : hi], 0.0) / (hi - i - 1) if hi - i > 1 else -1.0
+        mean = sum(values[first[i] : end[i]], 0.0) / sizes[page[i]]
+        assert X[i, -3:].tolist() == [before, after, mean]
+    start = 0
+    for size in sizes:
+        alone, _ = neighbour_features(values[start : start + size], [size], 2)
+        np.testing.assert_array_equal(alone, X[start : start + size])
+        start += size
