@@ -7,13 +7,9 @@ and formats output around these functions.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page, batched
+from bpclf.parallel import Rendered, classified, rendered
 from bpclf.readers import STDIN, expand_paths, read_pages
 from bpclf.resources import default_model_path
 from bpclf.segments import merge_segments, segment_rows, split_page
@@ -288,86 +285,68 @@ def predict(
     pages = model_pages(clf.config_, data, require_labels=False, **read_options)
     if not split_glued:
         batches = batched(pages, batch_lines)
-        for batch, probas in _classified(clf, batches, jobs):
+        for batch, probas in classified(clf, batches, jobs):
             for page, proba in zip(batch, probas, strict=True):
                 yield Prediction(page, (proba >= t).astype(np.int8), proba)
         return
     split = ((page, *split_page(page)) for page in pages)
     batches = batched(split, batch_lines, size=lambda item: len(item[1]))
-    for batch, probas in _classified(clf, batches, jobs, pages_of=lambda b: [s for _, s, _ in b]):
+    for batch, probas in classified(clf, batches, jobs, pages_of=lambda b: [s for _, s, _ in b]):
         for (page, seg_page, seg_map), proba in zip(batch, probas, strict=True):
             line_proba, labels = merge_segments(proba, seg_map, t)
             rows = segment_rows(seg_page, seg_map, proba, t)
             yield Prediction(page, labels, line_proba, rows)
 
 
-def _classified(
-    clf: BoilerplateClassifier,
-    batches: Iterable[list[Any]],
-    jobs: int,
-    pages_of: Callable[[list[Any]], list[Page]] = lambda batch: batch,
-) -> Iterator[tuple[list[Any], list[np.ndarray]]]:
-    """(batch, probabilities of ``pages_of(batch)``) in input order, in this process or a
-    pool of workers (only when there are at least two batches).
+def predict_text(
+    data: Sequence[str] | str | Path,
+    model: str | Path | BoilerplateClassifier | None = None,
+    fmt: str = "text",
+    *,
+    threshold: float | None = None,
+    batch_lines: int = 20_000,
+    jobs: int = 1,
+    split_glued: bool = False,
+    shard_bytes: int | None = None,
+    **read_options: Any,
+) -> Iterator[Rendered]:
+    """What ``bpclf predict --format fmt`` writes (``text``, ``jsonl`` or ``labeled``):
+    the output text of the pages of input files, in order, with their counts.
 
-    At most two batches per worker are in flight, so memory stays bounded however large
-    the input.
+    The same text as rendering :func:`predict`'s predictions with
+    :func:`bpclf.writers.render`, but with ``jobs`` > 1 the workers read and render JSONL
+    inputs themselves (bpclf.parallel), so throughput keeps growing with the workers;
+    ``shard_bytes`` is how much raw JSONL each worker task gets.
     """
-    if jobs == 0:
-        jobs = os.cpu_count() or 1
-    batches = iter(batches)
-    head = list(itertools.islice(batches, 2))
-    if jobs <= 1 or len(head) < 2:
-        # One batch (a page, a small file) is classified here: starting workers and
-        # sending them the model would cost more than it saves.
-        for batch in itertools.chain(head, batches):
-            yield batch, clf.predict_proba(pages_of(batch))
+    clf = load_model(model)
+    paths = [str(data)] if isinstance(data, str | Path) else [str(x) for x in data]
+    if not clf.config_.features.corpus_stats:
+        yield from rendered(
+            paths,
+            clf,
+            fmt,
+            threshold=clf.threshold_ if threshold is None else threshold,
+            jobs=jobs,
+            batch_lines=batch_lines,
+            split_glued=split_glued,
+            shard_bytes=shard_bytes,
+            **read_options,
+        )
         return
-    batches = itertools.chain(head, batches)
-    init = (clf, os.getpid())
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=init) as pool:
-        inflight: deque = deque()
-        for batch in batches:
-            inflight.append((batch, pool.submit(_worker_predict, pages_of(batch))))
-            if len(inflight) >= 2 * jobs:
-                done, future = inflight.popleft()
-                yield done, future.result()
-        while inflight:
-            done, future = inflight.popleft()
-            yield done, future.result()
+    # Corpus statistics read the input twice (model_pages): render in this process.
+    from bpclf.writers import render
 
-
-_WORKER_MODEL: BoilerplateClassifier | None = None
-
-
-def _init_worker(clf: BoilerplateClassifier, parent: int) -> None:
-    """Receive the model once per worker process (not once per batch), and die with the
-    parent: a worker of a killed ``bpclf predict`` (``kill -9``) would otherwise wait
-    forever on a task queue whose write end it holds itself."""
-    global _WORKER_MODEL
-    _WORKER_MODEL = clf
-    _exit_with_parent(parent)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _worker_predict(batch: list[Page]) -> list[np.ndarray]:
-    assert _WORKER_MODEL is not None
-    return _WORKER_MODEL.predict_proba(batch)
+    preds = predict(
+        paths,
+        clf,
+        threshold=threshold,
+        batch_lines=batch_lines,
+        jobs=jobs,
+        split_glued=split_glued,
+        **read_options,
+    )
+    for p, text in render(preds, fmt):
+        yield Rendered(text, 1, len(p.labels), int(p.labels.sum()))
 
 
 def predict_pages(

@@ -25,7 +25,7 @@ from bpclf.writers import (
     open_output,
     output_plan,
     write_parquet,
-    write_predictions,
+    write_rendered,
 )
 
 app = typer.Typer(
@@ -310,8 +310,8 @@ def predict(
                     skipped += 1
                 else:
                     dst.parent.mkdir(parents=True, exist_ok=True)
-                    preds = api.predict([src], clf, **options)
-                    if _write_if_readable(preds, str(dst), output_format, skips):
+                    outputs = _outputs([src], clf, output_format, options)
+                    if _write_if_readable(outputs, str(dst), output_format, skips):
                         done += 1
                     else:
                         failed += 1
@@ -322,13 +322,13 @@ def predict(
             quiet,
         )
         return _exit_code(skips)
-    preds = api.predict(inputs or ["-"], clf, **options)
+    outputs = _outputs(inputs or ["-"], clf, output_format, options)
     with progress_bar("predicting", None, quiet=quiet) as advance:
 
         def counted():
-            for p in preds:
-                advance(1)
-                yield p
+            for item in outputs:
+                advance(_pages_in(item))
+                yield item
 
         stats = _write(counted(), output, output_format)
     if output is not None:
@@ -340,12 +340,25 @@ def predict(
     return _exit_code(skips)
 
 
-def _write(preds, output: str | None, output_format: str):
-    """Write predictions to a file (atomically) or stdout; returns the counts."""
+def _outputs(inputs: list[str], clf, output_format: str, options: dict):
+    """Predictions (for parquet) or, for the text formats, their output text: rendered
+    by the workers, which is what lets ``--jobs`` scale (bpclf.parallel)."""
     if output_format == "parquet":
-        return write_parquet(preds, output)
+        return api.predict(inputs, clf, **options)
+    return api.predict_text(inputs, clf, output_format, **options)
+
+
+def _pages_in(item) -> int:
+    """Pages in one of :func:`_outputs`' items."""
+    return 1 if isinstance(item, api.Prediction) else item.pages
+
+
+def _write(outputs, output: str | None, output_format: str):
+    """Write :func:`_outputs` to a file (atomically) or stdout; returns the counts."""
+    if output_format == "parquet":
+        return write_parquet(outputs, output)
     with open_output(output) as out:
-        return write_predictions(preds, out, output_format)
+        return write_rendered(outputs, out)
 
 
 def _output_plan(
@@ -363,7 +376,7 @@ class _InputFailed(Exception):
     """Raised inside an --output-dir write to drop the output of an unreadable input."""
 
 
-def _write_if_readable(preds, dst: str, output_format: str, skips: SkipLog) -> bool:
+def _write_if_readable(outputs, dst: str, output_format: str, skips: SkipLog) -> bool:
     """Write one --output-dir file, unless its input could not be read at all: then no
     file is left (the temporary file is removed), so a rerun retries that input. An
     input that broke part-way keeps the pages read before the break."""
@@ -371,9 +384,9 @@ def _write_if_readable(preds, dst: str, output_format: str, skips: SkipLog) -> b
 
     def checked():
         pages = 0
-        for pred in preds:
-            pages += 1
-            yield pred
+        for item in outputs:
+            pages += _pages_in(item)
+            yield item
         if not pages and skips.failed_inputs > before:
             raise _InputFailed
 

@@ -116,6 +116,7 @@ def parse_jsonl(
     text_field: str = "text",
     id_field: str = "id",
     on_bad_record: OnBadRecord = stop_on_bad_record,
+    start: int = 1,
 ) -> Iterator[Page]:
     """Pages of a JSONL document; blank lines are skipped, bad lines go to ``on_bad_record``.
 
@@ -124,7 +125,7 @@ def parse_jsonl(
     instead skips the line (each line is one record, so the next one is unaffected).
     """
     lines = text.split("\n") if isinstance(text, str) else text
-    for lineno, raw in enumerate(lines, 1):
+    for lineno, raw in enumerate(lines, start):
         if not raw.strip():
             continue
         try:

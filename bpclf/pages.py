@@ -159,10 +159,24 @@ def batched(
     items: Iterable[T], batch_lines: int, size: Callable[[T], int] = len
 ) -> Iterator[list[T]]:
     """Group items (pages, or anything with a line count) into batches of about
-    ``batch_lines`` lines, never splitting an item."""
+    ``batch_lines`` lines, never splitting an item.
+
+    When ``items`` fails part-way (a bad record under ``on_error="stop"``), the items
+    read before the failure still come out as a batch before the error is raised, so
+    what is written before an error does not depend on the batch size.
+    """
     batch: list[T] = []
     total = 0
-    for item in items:
+    it = iter(items)
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            break
+        except Exception:
+            if batch:
+                yield batch
+            raise
         batch.append(item)
         total += size(item)
         if total >= batch_lines:

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -275,31 +275,42 @@ def _byte_lines(head: bytes, fh: _Reader) -> Iterator[bytes]:
     yield b"".join(tail)
 
 
-def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
-    """UTF-8 lines; invalid bytes become U+FFFD with one warning per file.
+def _decoded(
+    lines: Iterable[bytes],
+    source: str,
+    *,
+    start: int = 1,
+    on_invalid: Callable[[int, int], None] | None = None,
+) -> Iterator[str]:
+    """UTF-8 lines (numbered from ``start``); invalid bytes become U+FFFD, and the first
+    line with any is reported to ``on_invalid(line, byte)`` (default: one warning).
 
     A read failure part-way (damaged gzip) is raised with the line it cut, so the message
     says where the readable part of the file ends.
     """
-    warned = False
-    lineno = 0
+    report = on_invalid or (lambda line, byte: warn_invalid_utf8(source, line, byte))
+    lineno = start - 1
     try:
-        for lineno, raw in enumerate(lines, 1):
+        for lineno, raw in enumerate(lines, start):
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                if not warned:
-                    log.warning(
-                        "%s:%d: invalid UTF-8 at byte %d of the line; undecodable bytes "
-                        "replaced by U+FFFD",
-                        source,
-                        lineno,
-                        exc.start,
-                    )
-                    warned = True
+                if report is not None:
+                    report(lineno, exc.start)
+                    report = None
                 yield raw.decode("utf-8", errors="replace")
     except _ReadFailed as exc:
         raise DataError(exc.message, source=source, line=lineno + 1) from None
+
+
+def warn_invalid_utf8(source: str, line: int, byte: int) -> None:
+    """The one warning per file about undecodable bytes."""
+    log.warning(
+        "%s:%d: invalid UTF-8 at byte %d of the line; undecodable bytes replaced by U+FFFD",
+        source,
+        line,
+        byte,
+    )
 
 
 def detect_format(path: str, text: str | None = None) -> str:
@@ -451,6 +462,23 @@ def _read_text(
     on_bad_record: OnBadRecord,
 ) -> Iterator[Page]:
     """Pages of a plain-text, JSONL or labelled-text input (format sniffed for ``auto``)."""
+    with sniffed_text_input(path, fmt) as (source, fmt, head, fh):
+        yield from text_pages(
+            _decoded(_byte_lines(head, fh), source),
+            source,
+            fmt,
+            require_labels=require_labels,
+            text_field=text_field,
+            id_field=id_field,
+            keep_partial_labels=keep_partial_labels,
+            on_bad_record=on_bad_record,
+        )
+
+
+@contextlib.contextmanager
+def sniffed_text_input(path: str, fmt: str) -> Iterator[tuple[str, str, bytes, _Reader]]:
+    """(source name, format, first bytes, rest of the stream) of a text-like input: a
+    byte-order mark dropped, binary files refused, the format sniffed for ``auto``."""
     source = "<stdin>" if path == STDIN else path
     with _open_text_input(path, source) as fh:
         head = fh.read(_HEAD_BYTES)
@@ -460,28 +488,79 @@ def _read_text(
             raise DataError("looks like a binary file (NUL bytes), not text", source=source)
         if fmt == "auto":
             fmt = detect_format(path, head.decode("utf-8", errors="replace"))
-        lines = _decoded(_byte_lines(head, fh), source)
-        if fmt == "jsonl":
-            yield from parse_jsonl(
-                lines,
-                source,
-                require_labels=require_labels,
-                text_field=text_field,
-                id_field=id_field,
-                on_bad_record=on_bad_record,
-            )
-        elif fmt == "labeled":
-            yield from parse_labelled_text(
-                lines,
-                source,
-                require_labels=require_labels,
-                keep_partial=keep_partial_labels,
-                on_bad_record=on_bad_record,
-            )
-        elif require_labels:
-            raise DataError("plain text has no labels; use JSONL or labelled text", source=source)
-        else:
-            yield Page(id=source, lines=split_lines("\n".join(lines)))
+        yield source, fmt, head, fh
+
+
+def text_pages(
+    lines: Iterable[str],
+    source: str,
+    fmt: str,
+    *,
+    require_labels: bool = False,
+    text_field: str = "text",
+    id_field: str = "id",
+    keep_partial_labels: bool = False,
+    on_bad_record: OnBadRecord = stop_on_bad_record,
+    start: int = 1,
+) -> Iterator[Page]:
+    """Pages of the decoded lines of a JSONL, labelled-text or plain-text input.
+
+    ``start`` is the line number of the first line (inputs read in shards; JSONL only).
+    """
+    if fmt == "jsonl":
+        yield from parse_jsonl(
+            lines,
+            source,
+            require_labels=require_labels,
+            text_field=text_field,
+            id_field=id_field,
+            on_bad_record=on_bad_record,
+            start=start,
+        )
+    elif fmt == "labeled":
+        yield from parse_labelled_text(
+            lines,
+            source,
+            require_labels=require_labels,
+            keep_partial=keep_partial_labels,
+            on_bad_record=on_bad_record,
+        )
+    elif require_labels:
+        raise DataError("plain text has no labels; use JSONL or labelled text", source=source)
+    else:
+        yield Page(id=source, lines=split_lines("\n".join(lines)))
+
+
+def raw_shards(
+    head: bytes, fh: _Reader, source: str, shard_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, bytes) of consecutive shards of whole lines, each about
+    ``shard_bytes`` long; lines are separated by ``\\n`` inside a shard, and the shards'
+    lines are exactly the input's lines (the last one may be empty).
+
+    A read failure part-way is raised, after the shards of every line completed before
+    it, with the number of the line it cut (as :func:`_decoded` does).
+    """
+    first, buf, chunk = 1, bytearray(), head
+    try:
+        while chunk:
+            buf += chunk
+            if len(buf) >= shard_bytes:
+                cut = buf.rfind(b"\n")
+                if cut >= 0:
+                    data = bytes(buf[:cut])
+                    yield first, data
+                    first += data.count(b"\n") + 1
+                    del buf[: cut + 1]
+            chunk = fh.read(_CHUNK_BYTES)
+    except _ReadFailed as exc:
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            data = bytes(buf[:cut])
+            yield first, data
+            first += data.count(b"\n") + 1
+        raise DataError(exc.message, source=source, line=first) from None
+    yield first, bytes(buf)
 
 
 def read_html_page(path: str) -> Page:

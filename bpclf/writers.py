@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -27,8 +27,10 @@ from bpclf.html import MARKUP_KEY
 
 if TYPE_CHECKING:
     from bpclf.api import Prediction
+    from bpclf.parallel import Rendered
 
 OUTPUT_FORMATS = ("text", "jsonl", "labeled", "parquet")
+T = TypeVar("T")
 log = logging.getLogger("bpclf")
 
 
@@ -39,17 +41,17 @@ class WriteStats:
     boilerplate: int = 0
 
 
-def _peek_many(preds: Iterator[Prediction]) -> tuple[bool, Iterator[Prediction]]:
-    """Whether there is more than one prediction, and the unchanged stream."""
+def _peek_many(items: Iterator[T]) -> tuple[bool, Iterator[T]]:
+    """Whether there is more than one item, and the unchanged stream."""
     head = []
-    for p in preds:
+    for p in items:
         head.append(p)
         if len(head) == 2:
             break
 
-    def chained() -> Iterator[Prediction]:
+    def chained() -> Iterator[T]:
         yield from head
-        yield from preds
+        yield from items
 
     return len(head) > 1, chained()
 
@@ -71,21 +73,36 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
     """Each prediction with its text in ``fmt``."""
     preds = iter(preds)
     if fmt == "text":
-        many, preds = _peek_many(preds)
-        for i, p in enumerate(preds):
-            body = "".join(printable(line) + "\n" for line in p.content_lines)
-            if many:
-                body = ("\n" if i else "") + f"==> {printable(p.page.id)} <==\n" + body
-            yield p, body
+        yield from join_text_pages((p, p.page.id, text_body(p)) for p in preds)
     elif fmt == "jsonl":
         for p in preds:
-            shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
-            yield p, page_json(shown, p.proba) + "\n"
+            yield p, jsonl_line(p)
     elif fmt == "labeled":
         for p in preds:
             yield p, format_labelled(_shown(p.page), p.labels, p.proba) + "\n"
     else:
         raise ValueError(f"unknown output format {fmt!r}")
+
+
+def text_body(p: Prediction) -> str:
+    """A page's content lines in ``text`` output (without the header of several pages)."""
+    return "".join(printable(line) + "\n" for line in p.content_lines)
+
+
+def jsonl_line(p: Prediction) -> str:
+    """A page's line in ``jsonl`` output."""
+    shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
+    return page_json(shown, p.proba) + "\n"
+
+
+def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, str]]:
+    """``(item, page id, body)`` -> ``(item, text)``: when there are several pages, each
+    is introduced by a ``==> id <==`` header and pages are separated by a blank line."""
+    many, pieces = _peek_many(iter(pieces))
+    for i, (item, page_id, body) in enumerate(pieces):
+        if many:
+            body = ("\n" if i else "") + f"==> {printable(page_id)} <==\n" + body
+        yield item, body
 
 
 def write_predictions(preds: Iterable[Prediction], out: IO[str], fmt: str) -> WriteStats:
@@ -96,6 +113,18 @@ def write_predictions(preds: Iterable[Prediction], out: IO[str], fmt: str) -> Wr
         stats.pages += 1
         stats.lines += len(p.labels)
         stats.boilerplate += int(p.labels.sum())
+    out.flush()
+    return stats
+
+
+def write_rendered(chunks: Iterable[Rendered], out: IO[str]) -> WriteStats:
+    """Stream output text (:func:`bpclf.api.predict_text`) to ``out``; returns the counts."""
+    stats = WriteStats()
+    for chunk in chunks:
+        out.write(chunk.text)
+        stats.pages += chunk.pages
+        stats.lines += chunk.lines
+        stats.boilerplate += chunk.boilerplate
     out.flush()
     return stats
 

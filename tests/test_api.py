@@ -45,16 +45,16 @@ def test_missing_model(tmp_path):
 
 
 def test_workers_start_only_for_more_than_one_batch(tiny_model, monkeypatch):
-    from bpclf import api
+    from bpclf import parallel
 
     started = []
 
-    class Pool(api.ProcessPoolExecutor):
+    class Pool(parallel.ProcessPoolExecutor):
         def __init__(self, *args, **kwargs):
             started.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(api, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     pages = make_pages(6)
     one = list(bpclf.predict(pages, tiny_model, jobs=2))  # all pages fit one batch
     assert started == []

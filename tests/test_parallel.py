@@ -1,0 +1,238 @@
+"""Workers that parse, classify and render their own shards: the same bytes as rendering
+the predictions in one process, errors reported in input order."""
+
+import gzip
+import io
+import logging
+
+import pytest
+
+from bpclf import api, parallel
+from bpclf.cli import main
+from bpclf.errors import DataError
+from bpclf.formats import dumps, format_labelled
+from bpclf.pages import batched
+from bpclf.readers import SkipLog, raw_shards
+from bpclf.writers import write_predictions, write_rendered
+
+from .conftest import make_page, make_pages
+
+FORMATS = ("jsonl", "text", "labeled")
+
+
+def serial(inputs, model, fmt, **options) -> str:
+    """The reference: predictions of one process, rendered by the writers."""
+    out = io.StringIO()
+    write_predictions(api.predict(inputs, model, **options), out, fmt)
+    return out.getvalue()
+
+
+def sharded(inputs, model, fmt, **options) -> str:
+    out = io.StringIO()
+    write_rendered(api.predict_text(inputs, model, fmt, **options), out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A JSONL input of 40 pages, some without an id (their id is FILE:LINE, which must
+    come out right from any shard), with blank lines between some records."""
+    records = []
+    for i, page in enumerate(make_pages(40)):
+        record = page.to_record()
+        record.pop("boilerplate")
+        if i % 7 == 3:
+            record.pop("id")
+        records.append(dumps(record) + ("\n\n" if i % 5 == 0 else "\n"))
+    path = tmp_path / "pages.jsonl"
+    path.write_text("".join(records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_workers_render_the_same_bytes_as_one_process(tiny_model, corpus, fmt):
+    expected = serial([corpus], tiny_model, fmt)
+    assert expected.count("==> ") == (40 if fmt == "text" else 0)
+    for jobs, shard_bytes in ((2, 200), (2, 1), (3, 5000), (1, 300)):
+        got = sharded([corpus], tiny_model, fmt, jobs=jobs, shard_bytes=shard_bytes)
+        assert got == expected, (jobs, shard_bytes)
+
+
+def test_ids_of_pages_without_one_name_their_line(tiny_model, corpus):
+    out = sharded([corpus], tiny_model, "jsonl", jobs=2, shard_bytes=100)
+    lines = corpus.read_text().split("\n")
+    no_id = [n for n, line in enumerate(lines, 1) if line and '"id"' not in line]
+    assert no_id and all(f'"id":"{corpus}:{n}"' in out for n in no_id)
+
+
+def test_mixed_inputs_keep_their_order(tiny_model, corpus, tmp_path):
+    """JSONL shards, labelled text and plain text read by the parent, in one stream."""
+    labelled = tmp_path / "b.txt"
+    pages = [make_page(f"L{i}", "de", 100 + i) for i in range(3)]
+    labelled.write_text("".join(format_labelled(p) + "\n" for p in pages), encoding="utf-8")
+    plain = tmp_path / "c.txt"
+    plain.write_text("A headline\nSome words of an article here.\nShare on Facebook\n")
+    inputs = [plain, corpus, labelled, corpus]
+    for fmt in FORMATS:
+        expected = serial(inputs, tiny_model, fmt)
+        assert sharded(inputs, tiny_model, fmt, jobs=2, shard_bytes=700) == expected
+
+
+def test_bad_records_are_skipped_in_order(tiny_model, tmp_path, caplog):
+    good = [dumps({"id": f"g{i}", "text": "Some article text.\nMusic"}) for i in range(12)]
+    good[4] = '{"id": "broken", "text": '  # malformed JSON
+    good[9] = '{"id": "nolines"}'  # no text
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(good) + "\n")
+    skips = {}
+    outputs = {}
+    for how in ("serial", "sharded"):
+        skips[how] = SkipLog()
+        options = dict(on_error="skip", skipped=skips[how])
+        with caplog.at_level(logging.WARNING, logger="bpclf"):
+            caplog.clear()
+            if how == "serial":
+                outputs[how] = serial([path], tiny_model, "jsonl", **options)
+            else:
+                outputs[how] = sharded(
+                    [path], tiny_model, "jsonl", jobs=2, shard_bytes=40, **options
+                )
+            warnings = [r.getMessage() for r in caplog.records]
+        assert [w.split(": ")[0] for w in warnings] == [f"{path}:5", f"{path}:10"]
+    assert outputs["serial"] == outputs["sharded"]
+    assert outputs["sharded"].count("\n") == 10
+    assert skips["serial"].seen == skips["sharded"].seen
+
+
+def test_stop_writes_the_pages_before_the_bad_record(tiny_model, tmp_path):
+    """Under on_error="stop", what is written before the error is every page before the
+    bad record, whatever the batch or shard size (serial: the batch being filled when
+    the error came used to be lost)."""
+    lines = [dumps({"id": f"g{i}", "text": "Some article text.\nMusic"}) for i in range(10)]
+    lines[6] = "not json"
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    for write in (
+        lambda out: write_predictions(
+            api.predict([path], tiny_model, batch_lines=100), out, "jsonl"
+        ),
+        lambda out: write_rendered(
+            api.predict_text([path], tiny_model, "jsonl", jobs=2, shard_bytes=60), out
+        ),
+    ):
+        out = io.StringIO()
+        with pytest.raises(DataError, match=r"in\.jsonl:7: malformed JSON"):
+            write(out)
+        ids = [line.split('"id":"')[1][:2] for line in out.getvalue().splitlines()]
+        assert ids == [f"g{i}" for i in range(6)]
+
+
+def test_invalid_utf8_warns_once_per_file(tiny_model, tmp_path, caplog):
+    raw = b"".join(
+        b'{"id": "p%d", "text": "Caf\xe9 news.\\nMusic"}\n' % i
+        if i in (3, 8)
+        else b'{"id": "p%d", "text": "Cafe news.\\nMusic"}\n' % i
+        for i in range(10)
+    )
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(raw)
+    with caplog.at_level(logging.WARNING, logger="bpclf"):
+        out = sharded([path], tiny_model, "jsonl", jobs=2, shard_bytes=50)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith(f"{path}:4: invalid UTF-8")
+    assert out == serial([path], tiny_model, "jsonl") and out.count("\ufffd") == 2
+
+
+def test_raw_shards_keep_every_line_and_number_them():
+    data = b"a\nbb\n\nccc\ndddd\ne\n"
+    for size in (1, 3, 6, 100):
+        shards = list(raw_shards(data[:4], io.BytesIO(data[4:]), "x", size))
+        lines = [line for _, d in shards for line in d.split(b"\n")]
+        assert lines == data.split(b"\n")
+        starts = [start for start, _ in shards]
+        counts = [d.count(b"\n") + 1 for _, d in shards]
+        assert starts == [1 + sum(counts[:i]) for i in range(len(shards))]
+
+
+def test_a_truncated_gzip_keeps_the_complete_lines_and_names_the_cut(tiny_model, tmp_path):
+    records = [dumps({"id": f"g{i}", "text": f"News item {i} here.\nMusic"}) for i in range(400)]
+    blob = gzip.compress(("\n".join(records) + "\n").encode())
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(blob[: len(blob) * 2 // 3])
+    results = {}
+    for how, write in (
+        (
+            "serial",
+            lambda out, s: write_predictions(
+                api.predict([path], tiny_model, on_error="skip", skipped=s), out, "jsonl"
+            ),
+        ),
+        (
+            "sharded",
+            lambda out, s: write_rendered(
+                api.predict_text(
+                    [path], tiny_model, "jsonl", jobs=2, shard_bytes=300, on_error="skip", skipped=s
+                ),
+                out,
+            ),
+        ),
+    ):
+        out, skips = io.StringIO(), SkipLog()
+        write(out, skips)
+        results[how] = (out.getvalue(), skips.seen, skips.failed_inputs)
+    assert results["serial"] == results["sharded"]
+    text, seen, failed = results["sharded"]
+    assert failed == 1 and 0 < text.count("\n") < 400
+    ((_, line, message),) = seen
+    assert line == text.count("\n") + 1 and "gzip" in message
+
+
+def test_batches_come_out_before_a_failure():
+    def items():
+        yield from ([1], [2], [3])
+        raise DataError("bad")
+
+    out = []
+    with pytest.raises(DataError):
+        for batch in batched(items(), 2):
+            out.append(batch)
+    assert out == [[[1], [2]], [[3]]]
+
+
+def test_cli_uses_workers_for_shards(capsys, model_file, corpus, monkeypatch):
+    """`bpclf predict` output whatever --jobs, with shards small enough for the pool."""
+    started = []
+
+    class Pool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(parallel, "SHARD_BYTES", 300)
+    outs = []
+    for jobs in ("1", "2"):
+        code = main(["predict", str(corpus), "-m", str(model_file), "-F", "jsonl", "-j", jobs])
+        out, _ = capsys.readouterr()
+        assert code == 0
+        outs.append(out)
+    assert len(started) == 1 and outs[0] == outs[1] and outs[0].count("\n") == 40
+
+
+def test_stdin_jsonl_is_sharded_too(tiny_model, corpus, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(corpus.read_bytes())))
+    got = sharded(["-"], tiny_model, "jsonl", jobs=2, shard_bytes=200)
+    assert got == serial([corpus], tiny_model, "jsonl").replace(str(corpus), "<stdin>")
+
+
+def test_models_with_corpus_statistics_render_in_process(tmp_path):
+    """Site counts need two passes over the input: no shards, the same text."""
+    from .test_corpus import _corpus_config, _site_corpus
+    from .test_corpus import _write as write_site_pages
+
+    train = write_site_pages(tmp_path / "train.jsonl", _site_corpus(0) + _site_corpus(1))
+    model = api.train([train], config=_corpus_config())
+    path = write_site_pages(tmp_path / "test.jsonl", _site_corpus(2))
+    for fmt in FORMATS:
+        expected = serial([path], model, fmt)
+        assert expected and sharded([path], model, fmt, jobs=2, shard_bytes=100) == expected
