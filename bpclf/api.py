@@ -23,7 +23,7 @@ from bpclf.errors import DataError, ModelError, UsageError
 from bpclf.metrics import evaluate_system
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page, batched
-from bpclf.parallel import Rendered, classified, rendered
+from bpclf.parallel import InputDone, Rendered, classified, rendered, rendered_inputs
 from bpclf.readers import STDIN, expand_paths, read_pages
 from bpclf.resources import default_model_path
 from bpclf.segments import merge_segments, segment_rows, split_page
@@ -347,6 +347,36 @@ def predict_text(
     )
     for p, text in render(preds, fmt):
         yield Rendered(text, 1, len(p.labels), int(p.labels.sum()))
+
+
+def predict_text_per_input(
+    inputs: Sequence[str | Path],
+    model: str | Path | BoilerplateClassifier | None = None,
+    fmt: str = "text",
+    **options: Any,
+) -> Iterator[tuple[int, Rendered | None]]:
+    """:func:`predict_text` of each input on its own (``(i, output)`` items, then
+    ``(i, InputDone(failed))`` when input ``i`` is done), with one pool of workers for all of them:
+    one output file per input (``bpclf predict --output-dir``) without starting workers
+    for every file."""
+    clf = load_model(model)
+    paths = [str(x) for x in inputs]
+    if not clf.config_.features.corpus_stats:
+        yield from rendered_inputs(paths, clf, fmt, **_with_threshold(clf, options))
+        return
+    skipped = options.get("skipped")
+    for i, path in enumerate(paths):  # corpus statistics: per input, in this process
+        before = skipped.failed_inputs if skipped is not None else 0
+        for out in predict_text([path], clf, fmt, **options):
+            yield i, out
+        yield i, InputDone(failed=skipped is not None and skipped.failed_inputs > before)
+
+
+def _with_threshold(clf: BoilerplateClassifier, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with the model's threshold unless one is given."""
+    if options.get("threshold") is None:
+        return {**options, "threshold": clf.threshold_}
+    return options
 
 
 def predict_pages(

@@ -7,8 +7,10 @@ Errors the user can fix are printed as one line (``bpclf: error: ...``) with exi
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import operator
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +20,7 @@ import typer
 from bpclf import api
 from bpclf.errors import BpclfError, UsageError
 from bpclf.formats import format_labelled
+from bpclf.parallel import InputDone
 from bpclf.progress import progress_bar
 from bpclf.readers import INPUT_FORMATS, ON_ERROR, SkipLog, existing_inputs, read_pages
 from bpclf.writers import (
@@ -303,18 +306,17 @@ def predict(
     )
     if output_dir is not None:
         plan = _output_plan(inputs or [], output_dir, output_format, on_error, skips)
-        done = skipped = failed = 0
+        todo = [(src, dst) for src, dst in plan if not dst.exists()]
+        done = failed = 0
+        skipped = len(plan) - len(todo)
         with progress_bar("files", len(plan), quiet=quiet, unit="files") as advance:
-            for src, dst in plan:
-                if dst.exists():
-                    skipped += 1
+            advance(skipped)
+            for dst, outputs in _outputs_per_file(todo, clf, output_format, options):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if _write_if_readable(outputs, str(dst), output_format):
+                    done += 1
                 else:
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    outputs = _outputs([src], clf, output_format, options)
-                    if _write_if_readable(outputs, str(dst), output_format, skips):
-                        done += 1
-                    else:
-                        failed += 1
+                    failed += 1
                 advance(1)
         unreadable = f", {failed} unreadable (no output; rerun to retry)" if failed else ""
         _say(
@@ -348,6 +350,18 @@ def _outputs(inputs: list[str], clf, output_format: str, options: dict):
     return api.predict_text(inputs, clf, output_format, **options)
 
 
+def _outputs_per_file(todo: list[tuple[str, Path]], clf, output_format: str, options: dict):
+    """(output file, :func:`_outputs` of its input) for each pair of an --output-dir
+    plan, in order; for the text formats one pool of workers serves all the inputs."""
+    if output_format == "parquet":
+        for src, dst in todo:
+            yield dst, _unless_unreadable(api.predict([src], clf, **options), options["skipped"])
+        return
+    stream = api.predict_text_per_input([src for src, _ in todo], clf, output_format, **options)
+    for i, group in itertools.groupby(stream, key=operator.itemgetter(0)):
+        yield todo[i][1], _file_outputs(group)
+
+
 def _pages_in(item) -> int:
     """Pages in one of :func:`_outputs`' items."""
     return 1 if isinstance(item, api.Prediction) else item.pages
@@ -376,25 +390,41 @@ class _InputFailed(Exception):
     """Raised inside an --output-dir write to drop the output of an unreadable input."""
 
 
-def _write_if_readable(outputs, dst: str, output_format: str, skips: SkipLog) -> bool:
-    """Write one --output-dir file, unless its input could not be read at all: then no
-    file is left (the temporary file is removed), so a rerun retries that input. An
-    input that broke part-way keeps the pages read before the break."""
-    before = skips.failed_inputs
-
-    def checked():
-        pages = 0
-        for item in outputs:
-            pages += _pages_in(item)
-            yield item
-        if not pages and skips.failed_inputs > before:
-            raise _InputFailed
-
+def _write_if_readable(outputs, dst: str, output_format: str) -> bool:
+    """Write one --output-dir file, unless its input could not be read at all (the
+    outputs raise :class:`_InputFailed`): then no file is left (the temporary file is
+    removed), so a rerun retries that input. An input that broke part-way keeps the
+    pages read before the break."""
     try:
-        _write(checked(), dst, output_format)
+        _write(outputs, dst, output_format)
     except _InputFailed:
         return False
     return True
+
+
+def _unless_unreadable(preds, skips: SkipLog):
+    """Predictions of one input, then :class:`_InputFailed` if there were none because
+    the input could not be read (the skip log counted a failed input meanwhile)."""
+    before = skips.failed_inputs
+    pages = 0
+    for pred in preds:
+        pages += 1
+        yield pred
+    if not pages and skips.failed_inputs > before:
+        raise _InputFailed
+
+
+def _file_outputs(group):
+    """Outputs of one input of :func:`bpclf.api.predict_text_per_input`, then
+    :class:`_InputFailed` if there were none because the input could not be read."""
+    pages = 0
+    for _, out in group:
+        if isinstance(out, InputDone):
+            if out.failed and not pages:
+                raise _InputFailed
+        else:
+            pages += out.pages
+            yield out
 
 
 label_app = typer.Typer(help="The labelling loop: suggest pages to label.", no_args_is_help=True)

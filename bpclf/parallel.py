@@ -51,10 +51,11 @@ from bpclf.readers import (
 if TYPE_CHECKING:
     from bpclf.model import BoilerplateClassifier
 
-#: Raw bytes of JSONL per worker task: ~20k lines of typical web pages, enough to make
-#: the per-task overhead (pickling, scheduling) negligible, small enough to keep both
-#: workers of a 2-core machine busy on inputs of a few tens of megabytes.
-SHARD_BYTES = 2 << 20
+#: Raw bytes of JSONL per worker task: ~2,000 lines of typical web pages, a few tens of
+#: milliseconds of work, so the per-task overhead (pickling, scheduling) stays small and
+#: the workers finish together (with 2 MB shards the last one often ran alone: 2 workers
+#: 1.5-1.8x faster than one instead of 1.7-1.9x, scripts/bench_throughput.py).
+SHARD_BYTES = 256 << 10
 
 
 # -- the worker side ----------------------------------------------------------------------
@@ -93,8 +94,8 @@ def _in_order(
     that received ``state`` once, or here when ``jobs <= 1`` or there are fewer than two
     tasks (starting workers and sending them the model would cost more than it saves).
 
-    A task that is a :class:`_Failed` is not sent anywhere: it comes out as it is, in
-    its place.
+    Markers (:data:`_MARKERS`: failed inputs, input ends) are not sent anywhere: they
+    come out as they are, in their place.
     """
     if jobs == 0:
         jobs = os.cpu_count() or 1
@@ -102,15 +103,15 @@ def _in_order(
     head: list[Any] = []
     failure: Exception | None = None
     try:
-        while sum(not isinstance(t, _Failed) for t in head) < 2:
+        while sum(not isinstance(t, _MARKERS) for t in head) < 2:
             head.append(next(tasks))
     except StopIteration:
         pass
     except Exception as exc:  # reading failed: the tasks before it are still done
         failure = exc
-    if jobs <= 1 or failure is not None or sum(not isinstance(t, _Failed) for t in head) < 2:
+    if jobs <= 1 or failure is not None or sum(not isinstance(t, _MARKERS) for t in head) < 2:
         for task in itertools.chain(head, () if failure else tasks):
-            yield task if isinstance(task, _Failed) else work(state, task)
+            yield task if isinstance(task, _MARKERS) else work(state, task)
         if failure is not None:
             raise failure
         return
@@ -127,8 +128,8 @@ def _in_order(
 
 
 def _submitted(pool: ProcessPoolExecutor, work: Callable[[Any, Any], Any], task: Any) -> Future:
-    """The future of a task: sent to the pool, or (a failed input) already done."""
-    if not isinstance(task, _Failed):
+    """The future of a task: sent to the pool, or (a marker) already done."""
+    if not isinstance(task, _MARKERS):
         return pool.submit(_run, work, task)
     done: Future = Future()
     done.set_result(task)
@@ -184,16 +185,37 @@ class _Job:
 class _Shard:
     """Whole raw lines of a JSONL input, numbered from ``start``."""
 
+    index: int  # of the input (as given) it comes from
     source: str
     start: int
     data: bytes
 
 
 @dataclass(frozen=True)
+class _Pages:
+    """Pages the parent read."""
+
+    index: int
+    pages: list[Page]
+
+
+@dataclass(frozen=True)
 class _Failed:
     """An input (or its rest) that could not be read, in its place among the tasks."""
 
+    index: int
     error: DataError
+
+
+@dataclass(frozen=True)
+class _End:
+    """All tasks of an input are before this one."""
+
+    index: int
+
+
+#: Tasks that are not work: they come out of :func:`_in_order` as they are, in order.
+_MARKERS = (_Failed, _End)
 
 
 @dataclass
@@ -206,10 +228,19 @@ class Rendered:
     boilerplate: int = 0
 
 
+@dataclass(frozen=True)
+class InputDone:
+    """The end of one input's outputs (:func:`rendered_inputs`)."""
+
+    #: Whether the input, or its rest, could not be read (reported to the skip log).
+    failed: bool
+
+
 @dataclass
 class _Result:
     """A task's output, and what the parent has to report about it, in order."""
 
+    index: int = 0
     #: jsonl / labeled: the text of all pages; text: (page id, body, lines, boilerplate).
     text: str = ""
     pieces: list[tuple[str, str, int, int]] = field(default_factory=list)
@@ -227,6 +258,75 @@ def rendered(
     inputs: Sequence[str],
     clf: BoilerplateClassifier,
     fmt: str,
+    **options: Any,
+) -> Iterator[Rendered]:
+    """The ``fmt`` output (``text``, ``jsonl`` or ``labeled``, as
+    :func:`bpclf.writers.render` writes it) of every page of ``inputs``, in order: the
+    same bytes as rendering :func:`bpclf.api.predict`'s predictions, but JSONL inputs are
+    parsed and rendered by the workers (module docstring). ``options`` are those of
+    :func:`rendered_inputs`.
+    """
+    results = _pages_only(_results(inputs, clf, fmt, **options))
+    if fmt != "text":
+        for r in results:
+            yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
+    else:
+        yield from _joined_text(results)
+
+
+def rendered_inputs(
+    inputs: Sequence[str],
+    clf: BoilerplateClassifier,
+    fmt: str,
+    **options: Any,
+) -> Iterator[tuple[int, Rendered | None]]:
+    """``(i, output)`` for the pages of each input in turn (``i`` indexes ``inputs``),
+    then ``(i, InputDone(...))``; one pool of workers for all of them.
+    For one output file per input (``bpclf predict --output-dir``): ``text`` output has
+    the page headers of several pages per input, as if each were predicted alone.
+
+    ``options``: ``threshold``, ``jobs`` (0: one per core), ``batch_lines``,
+    ``split_glued``, the reading options of :func:`bpclf.readers.read_pages`
+    (``input_format``, ``text_field``, ``id_field``, ``split``, ``on_error``,
+    ``skipped``), and ``shard_bytes`` (default :data:`SHARD_BYTES`), the raw JSONL sent
+    to a worker per task. Not for models with corpus statistics, which read their input
+    twice.
+    """
+    results = _results(inputs, clf, fmt, **options)
+    for index, group in itertools.groupby(results, key=lambda r: r.index):
+        failed = []
+        items = _pages_only(group, failed)
+        if fmt != "text":
+            for r in items:
+                yield index, Rendered(r.text, r.pages, r.lines, r.boilerplate)
+        else:
+            for out in _joined_text(items):
+                yield index, out
+        yield index, InputDone(failed=bool(failed))
+
+
+def _pages_only(results: Iterable[Any], failed: list[_Failed] | None = None) -> Iterator[_Result]:
+    """The results with pages; input failures are appended to ``failed``."""
+    for r in results:
+        if isinstance(r, _Result):
+            yield r
+        elif isinstance(r, _Failed) and failed is not None:
+            failed.append(r)
+
+
+def _joined_text(results: Iterable[_Result]) -> Iterator[Rendered]:
+    """``text`` output, one page per item, the headers of several pages added."""
+    from bpclf.writers import join_text_pages
+
+    pieces = ((piece, piece[0], piece[1]) for r in results for piece in r.pieces)
+    for (_, _, n, b), text in join_text_pages(pieces):
+        yield Rendered(text, 1, n, b)
+
+
+def _results(
+    inputs: Sequence[str],
+    clf: BoilerplateClassifier,
+    fmt: str,
     *,
     threshold: float | None = None,
     jobs: int = 1,
@@ -239,45 +339,34 @@ def rendered(
     on_error: str = "stop",
     skipped: SkipLog | None = None,
     shard_bytes: int | None = None,
-) -> Iterator[Rendered]:
-    """The ``fmt`` output (``text``, ``jsonl`` or ``labeled``, as
-    :func:`bpclf.writers.render` writes it) of every page of ``inputs``, in order.
-
-    The same bytes as rendering :func:`bpclf.api.predict`'s predictions, but JSONL inputs
-    are parsed and rendered by the workers (module docstring). Not for models with
-    corpus statistics, which read their input twice. ``shard_bytes`` (default
-    :data:`SHARD_BYTES`) is the raw JSONL sent to a worker per task.
-    """
-    shard_bytes = SHARD_BYTES if shard_bytes is None else shard_bytes
+) -> Iterator[_Result | _Failed | _End]:
+    """Results, skipped input failures and input ends, in order, with problems reported
+    (:func:`_checked`)."""
     skip = _skip_log(on_error, skipped)
     job = _Job(
         clf, fmt, threshold, split_glued, batch_lines, text_field, id_field, skip is not None
     )
-    tasks = _tasks(
-        inputs, input_format, skip, batch_lines, shard_bytes, text_field, id_field, split
-    )
-    results = _checked(_in_order(_render_task, tasks, jobs, job), skip)
-    if fmt != "text":
-        for r in results:
-            yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
-        return
-    from bpclf.writers import join_text_pages
-
-    pieces = ((piece, piece[0], piece[1]) for r in results for piece in r.pieces)
-    for (_, _, n, b), text in join_text_pages(pieces):
-        yield Rendered(text, 1, n, b)
+    read = dict(input_format=input_format, text_field=text_field, id_field=id_field)
+    read.update(split=split, on_error="stop" if skip is None else "skip", skipped=skip)
+    shard_bytes = SHARD_BYTES if shard_bytes is None else shard_bytes
+    tasks = _tasks(inputs, skip, batch_lines, shard_bytes, read)
+    return _checked(_in_order(_render_task, tasks, jobs, job), skip)
 
 
-def _checked(results: Iterable[Any], skip: SkipLog | None) -> Iterator[_Result]:
+def _checked(results: Iterable[Any], skip: SkipLog | None) -> Iterator[_Result | _Failed | _End]:
     """The results, with what went wrong reported in input order: an unreadable input
     (raised, or skipped), undecodable bytes (one warning per input), bad records
     (skipped, or raised after the pages before them)."""
     warned: set[str] = set()
     for result in results:
+        if isinstance(result, _End):
+            yield result
+            continue
         if isinstance(result, _Failed):
             if skip is None:
                 raise result.error
             skip.bad_input(result.error)
+            yield result
             continue
         if result.invalid_utf8 is not None and result.invalid_utf8[0] not in warned:
             warned.add(result.invalid_utf8[0])
@@ -292,65 +381,74 @@ def _checked(results: Iterable[Any], skip: SkipLog | None) -> Iterator[_Result]:
 
 def _tasks(
     inputs: Sequence[str],
-    input_format: str,
     skip: SkipLog | None,
     batch_lines: int,
     shard_bytes: int,
-    text_field: str,
-    id_field: str,
-    split: str,
+    read: dict[str, Any],
 ) -> Iterator[Any]:
     """The work, in input order: shards of JSONL inputs, batches of pages read here from
-    the others, and the inputs that failed (never raised here: a failure must come out
-    after the output of the tasks before it)."""
-    read = dict(
-        input_format=input_format,
-        text_field=text_field,
-        id_field=id_field,
-        split=split,
-        on_error="stop" if skip is None else "skip",
-        skipped=skip,
-    )
-    if input_format == "hf":
-        yield from _page_batches(read_pages(list(inputs), **read), batch_lines)
+    the others, the inputs that failed (never raised here: a failure must come out
+    after the output of the tasks before it) and the end of each input."""
+    if read["input_format"] == "hf":
+        yield from _page_batches(0, read_pages(list(inputs), **read), batch_lines)
+        yield _End(0)
         return
-    for name in _input_files(inputs, skip):
-        by_name = detect_format(name) if input_format == "auto" else input_format
-        if by_name not in ("text", "jsonl", "labeled"):
-            yield from _page_batches(read_pages([name], **read), batch_lines)
-            continue
-        try:
-            with sniffed_text_input(name, input_format) as (source, fmt, head, fh):
-                if fmt == "jsonl":
-                    for start, data in raw_shards(head, fh, source, shard_bytes):
-                        yield _Shard(source, start, data)
-                else:
-                    pages = text_pages(
-                        _decoded(_byte_lines(head, fh), source),
-                        source,
-                        fmt,
-                        on_bad_record=stop_on_bad_record if skip is None else skip.bad_record,
-                    )
-                    yield from _page_batches(pages, batch_lines)
-        except DataError as exc:
-            yield _Failed(exc)
+    # Every input is looked up before anything is read: when stopping, a missing one
+    # fails before anything is written.
+    files = [[*_input_files([given], skip)] for given in inputs]
+    for index, names in enumerate(files):
+        for name in names:
+            yield from _input_tasks(index, name, skip, batch_lines, shard_bytes, read)
+        yield _End(index)
 
 
-def _page_batches(pages: Iterable[Page], batch_lines: int) -> Iterator[Any]:
+def _input_tasks(
+    index: int,
+    name: str,
+    skip: SkipLog | None,
+    batch_lines: int,
+    shard_bytes: int,
+    read: dict[str, Any],
+) -> Iterator[Any]:
+    """The tasks of one input file."""
+    fmt = read["input_format"]
+    if (detect_format(name) if fmt == "auto" else fmt) not in ("text", "jsonl", "labeled"):
+        yield from _page_batches(index, read_pages([name], **read), batch_lines)
+        return
+    try:
+        with sniffed_text_input(name, fmt) as (source, fmt, head, fh):
+            if fmt == "jsonl":
+                for start, data in raw_shards(head, fh, source, shard_bytes):
+                    yield _Shard(index, source, start, data)
+                return
+            pages = text_pages(
+                _decoded(_byte_lines(head, fh), source),
+                source,
+                fmt,
+                on_bad_record=stop_on_bad_record if skip is None else skip.bad_record,
+            )
+            yield from _page_batches(index, pages, batch_lines)
+    except DataError as exc:
+        yield _Failed(index, exc)
+
+
+def _page_batches(index: int, pages: Iterable[Page], batch_lines: int) -> Iterator[Any]:
     """Batches of pages; a read failure becomes a :class:`_Failed` after the pages read
     before it."""
     try:
-        yield from batched(pages, batch_lines)
+        for batch in batched(pages, batch_lines):
+            yield _Pages(index, batch)
     except DataError as exc:
-        yield _Failed(exc)
+        yield _Failed(index, exc)
 
 
-def _render_task(job: _Job, task: _Shard | list[Page]) -> _Result:
+def _render_task(job: _Job, task: _Shard | _Pages) -> _Result:
     """Parse (a shard), classify and render: the work of one task."""
-    result = _Result()
-    pages = task
+    result = _Result(index=task.index)
     if isinstance(task, _Shard):
         pages, result.error = _parse_shard(task, job, result)
+    else:
+        pages = task.pages
     _render(pages, job, result)
     return result
 

@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 
 import bpclf
+from bpclf import api
 from bpclf.pages import batched
-from bpclf.writers import write_predictions
+from bpclf.writers import write_predictions, write_rendered
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data" / "lines"
@@ -54,10 +55,16 @@ def build_input(n_lines: int, path: Path) -> list[dict]:
     return out
 
 
-def time_bpclf(path: Path, model, jobs: int) -> float:
+def time_bpclf(path: Path, model, jobs: int, parent_reads: bool = False) -> float:
+    """Seconds of `bpclf predict -F jsonl --jobs N` (workers read and render their own
+    shards), or with ``parent_reads`` of the older layout (the parent parses the JSONL and
+    writes the output, workers only classify) for comparison."""
     t0 = time.perf_counter()
     with open(os.devnull, "w") as out:
-        write_predictions(bpclf.predict([str(path)], model, jobs=jobs), out, "jsonl")
+        if parent_reads:
+            write_predictions(bpclf.predict([str(path)], model, jobs=jobs), out, "jsonl")
+        else:
+            write_rendered(api.predict_text([str(path)], model, "jsonl", jobs=jobs), out)
     return time.perf_counter() - t0
 
 
@@ -127,6 +134,11 @@ def main() -> int:
         print(f"bpclf predict, 1 worker : {t1:7.2f}s {n / t1:9.0f} lines/s {mb / t1:6.2f} MB/s")
         t2 = time_bpclf(path, model, 2)
         print(f"bpclf predict, 2 workers: {t2:7.2f}s {n / t2:9.0f} lines/s  scaling {t1 / t2:.2f}x")
+        t2p = time_bpclf(path, model, 2, parent_reads=True)
+        print(
+            f"  2 workers, parent reads : {t2p:7.2f}s {n / t2p:9.0f} lines/s  scaling "
+            f"{t1 / t2p:.2f}x (the layout before workers read their own shards)"
+        )
         feats, trees = time_stages(pages, model)
         rest = t1 - feats - trees
         print(

@@ -15,7 +15,7 @@ from bpclf.pages import batched
 from bpclf.readers import SkipLog, raw_shards
 from bpclf.writers import write_predictions, write_rendered
 
-from .conftest import make_page, make_pages
+from .conftest import make_page, make_pages, write_jsonl
 
 FORMATS = ("jsonl", "text", "labeled")
 
@@ -236,3 +236,55 @@ def test_models_with_corpus_statistics_render_in_process(tmp_path):
     for fmt in FORMATS:
         expected = serial([path], model, fmt)
         assert expected and sharded([path], model, fmt, jobs=2, shard_bytes=100) == expected
+
+
+def test_output_dir_uses_one_pool_for_all_files(capsys, model_file, tmp_path, monkeypatch):
+    """--output-dir: one output per input, each as if predicted alone, and workers
+    started once for the whole run, not once per file."""
+    started = []
+
+    class Pool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(parallel, "SHARD_BYTES", 400)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        write_jsonl(
+            src / f"f{i}.jsonl", [make_page(f"f{i}-{j}", "en", 10 * i + j) for j in range(4)]
+        )
+    (src / "empty.jsonl").write_text("")
+    for fmt in ("text", "jsonl"):
+        out = tmp_path / f"out-{fmt}"
+        code = main(["predict", str(src), "-m", str(model_file), "-F", fmt, "-j", "2",
+                     "--output-dir", str(out), "-q"])  # fmt: skip
+        capsys.readouterr()
+        assert code == 0
+        suffix = ".txt" if fmt == "text" else ".jsonl"
+        for f in sorted(src.iterdir()):
+            alone = main(["predict", str(f), "-m", str(model_file), "-F", fmt, "-j", "1"])
+            expected, _ = capsys.readouterr()
+            assert alone == 0
+            assert (out / (f.name + suffix)).read_text() == expected, f
+    assert len(started) == 2  # one per run
+
+
+def test_output_dir_tells_empty_inputs_from_unreadable_ones(capsys, model_file, tmp_path):
+    """An empty input gets an (empty) output even when the next input is unreadable: the
+    failure of one input is never charged to the one before it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text("")
+    (src / "b.txt").write_bytes(b"\x00\x00binary\x00")
+    write_jsonl(src / "c.jsonl", make_pages(3))
+    out = tmp_path / "out"
+    for jobs in ("1", "2"):
+        code = main(["predict", str(src), "-m", str(model_file), "-F", "jsonl", "-j", jobs,
+                     "--output-dir", str(out / jobs), "-q"])  # fmt: skip
+        capsys.readouterr()
+        assert code == 1  # something was skipped
+        assert sorted(p.name for p in (out / jobs).iterdir()) == ["a.jsonl.jsonl", "c.jsonl.jsonl"]
+        assert (out / jobs / "a.jsonl.jsonl").read_text() == ""
