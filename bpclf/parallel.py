@@ -117,14 +117,21 @@ def _in_order(
         return
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(state, os.getpid())) as pool:
         inflight: deque[Future] = deque()
-        try:
-            for task in itertools.chain(head, tasks):
-                inflight.append(_submitted(pool, work, task))
-                if len(inflight) >= 2 * jobs:
+        tasks = itertools.chain(head, tasks)
+        while True:
+            try:
+                task = next(tasks)
+            except StopIteration:
+                break
+            except Exception:  # reading failed: what was read before is still delivered
+                while inflight:
                     yield inflight.popleft().result()
-        finally:  # also when reading fails: what was read before is still delivered
-            while inflight:
+                raise
+            inflight.append(_submitted(pool, work, task))
+            if len(inflight) >= 2 * jobs:
                 yield inflight.popleft().result()
+        while inflight:
+            yield inflight.popleft().result()
 
 
 def _submitted(pool: ProcessPoolExecutor, work: Callable[[Any, Any], Any], task: Any) -> Future:

@@ -545,13 +545,16 @@ def raw_shards(
     try:
         while chunk:
             buf += chunk
-            if len(buf) >= shard_bytes:
-                cut = buf.rfind(b"\n")
-                if cut >= 0:
-                    data = bytes(buf[:cut])
-                    yield first, data
-                    first += data.count(b"\n") + 1
-                    del buf[: cut + 1]
+            while len(buf) >= shard_bytes:
+                # the last line end inside the first shard_bytes, else the first after
+                cut = buf.rfind(b"\n", 0, shard_bytes)
+                cut = buf.find(b"\n", shard_bytes) if cut < 0 else cut
+                if cut < 0:
+                    break  # one line longer than a shard: read on
+                data = bytes(buf[:cut])
+                yield first, data
+                first += data.count(b"\n") + 1
+                del buf[: cut + 1]
             chunk = fh.read(_CHUNK_BYTES)
     except _ReadFailed as exc:
         cut = buf.rfind(b"\n")

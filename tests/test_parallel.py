@@ -116,6 +116,9 @@ def test_stop_writes_the_pages_before_the_bad_record(tiny_model, tmp_path):
         lambda out: write_predictions(
             api.predict([path], tiny_model, batch_lines=100), out, "jsonl"
         ),
+        lambda out: write_predictions(
+            api.predict([path], tiny_model, batch_lines=3, jobs=2), out, "jsonl"
+        ),
         lambda out: write_rendered(
             api.predict_text([path], tiny_model, "jsonl", jobs=2, shard_bytes=60), out
         ),
