@@ -1,13 +1,23 @@
 """bpclf: line-level boilerplate classification for scraped web text.
 
 The package API mirrors the CLI: :func:`train`, :func:`evaluate`, :func:`predict`
-(streaming) and :func:`predict_pages`, plus :class:`BoilerplateClassifier` for
+(streaming), :func:`predict_pages`, :func:`predict_text` (the output text of ``bpclf
+predict``, rendered in parallel workers), plus :class:`BoilerplateClassifier` for
 scikit-learn-style use.
 """
 
 __version__ = "0.1.0"
 
-from bpclf.api import Evaluation, Prediction, evaluate, load_model, predict, predict_pages, train
+from bpclf.api import (
+    Evaluation,
+    Prediction,
+    evaluate,
+    load_model,
+    predict,
+    predict_pages,
+    predict_text,
+    train,
+)
 from bpclf.config import Config, load_config
 from bpclf.errors import BpclfError, DataError, ModelError, UsageError
 from bpclf.model import BoilerplateClassifier
@@ -29,5 +39,6 @@ __all__ = [
     "load_model",
     "predict",
     "predict_pages",
+    "predict_text",
     "train",
 ]
