@@ -401,11 +401,21 @@ def _tasks(
         yield _End(0)
         return
     # Every input is looked up before anything is read: when stopping, a missing one
-    # fails before anything is written.
-    files = [[*_input_files([given], skip)] for given in inputs]
+    # fails before anything is written; when skipping, it is a failed input in its place.
+    files: list[list[str] | DataError] = []
+    for given in inputs:
+        try:
+            files.append(_input_files([given], None))
+        except DataError as exc:
+            if skip is None:
+                raise
+            files.append(exc)
     for index, names in enumerate(files):
-        for name in names:
-            yield from _input_tasks(index, name, skip, batch_lines, shard_bytes, read)
+        if isinstance(names, DataError):
+            yield _Failed(index, names)
+        else:
+            for name in names:
+                yield from _input_tasks(index, name, skip, batch_lines, shard_bytes, read)
         yield _End(index)
 
 

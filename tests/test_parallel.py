@@ -228,6 +228,20 @@ def test_stdin_jsonl_is_sharded_too(tiny_model, corpus, monkeypatch):
     assert got == serial([corpus], tiny_model, "jsonl").replace(str(corpus), "<stdin>")
 
 
+def test_missing_inputs_are_failed_inputs_in_their_place(tiny_model, corpus, tmp_path):
+    skips = SkipLog()
+    items = list(
+        api.predict_text_per_input(
+            [corpus, tmp_path / "nope.jsonl", corpus], tiny_model, "jsonl", jobs=2,
+            shard_bytes=500, on_error="skip", skipped=skips,
+        )
+    )  # fmt: skip
+    done = [(i, out.failed) for i, out in items if isinstance(out, parallel.InputDone)]
+    assert done == [(0, False), (1, True), (2, False)] and skips.failed_inputs == 1
+    with pytest.raises(DataError, match="file not found"):
+        next(api.predict_text_per_input([corpus, tmp_path / "nope.jsonl"], tiny_model, jobs=2))
+
+
 def test_models_with_corpus_statistics_render_in_process(tmp_path):
     """Site counts need two passes over the input: no shards, the same text."""
     from .test_corpus import _corpus_config, _site_corpus
@@ -239,6 +253,21 @@ def test_models_with_corpus_statistics_render_in_process(tmp_path):
     for fmt in FORMATS:
         expected = serial([path], model, fmt)
         assert expected and sharded([path], model, fmt, jobs=2, shard_bytes=100) == expected
+    # one output per input: each input on its own, a missing one marked as failed
+    other = write_site_pages(tmp_path / "other.jsonl", _site_corpus(3))
+    missing = tmp_path / "missing.jsonl"
+    items = list(
+        api.predict_text_per_input(
+            [path, missing, other], model, "jsonl", jobs=2, on_error="skip", skipped=SkipLog()
+        )
+    )
+    done = [(i, out.failed) for i, out in items if isinstance(out, parallel.InputDone)]
+    assert done == [(0, False), (1, True), (2, False)]
+    for i, src in ((0, path), (2, other)):
+        text = "".join(
+            out.text for j, out in items if j == i and isinstance(out, parallel.Rendered)
+        )
+        assert text == serial([src], model, "jsonl")
 
 
 def test_output_dir_uses_one_pool_for_all_files(capsys, model_file, tmp_path, monkeypatch):
