@@ -620,10 +620,25 @@ class _OneLine(logging.Formatter):
         return f"bpclf: {record.levelname.lower()}: " + " ".join(record.getMessage().split())
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when a message comes: a
+    program (or a test) that swaps ``sys.stderr`` between two CLI calls in one process
+    would otherwise get the warnings of the second call on the first call's stream,
+    closed by then."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     logger = logging.getLogger("bpclf")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(_OneLine())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -144,7 +144,9 @@ def test_train_bad_input_one_line_errors(capsys, tmp_path, name, content, messag
 
 def test_missing_inputs_and_models(capsys, tmp_path, model_file):
     code, _, err = run(capsys, "predict", tmp_path / "nope.txt", "-m", model_file)
-    assert code == 1 and "nope.txt: file not found" in err
+    # the default --on-error skip: a warning, the summary line, exit 1
+    assert code == 1 and "nope.txt: skipped input: file not found" in err
+    assert "Traceback" not in err and err.count("\n") == 2
     code, _, err = run(capsys, "predict", "-m", tmp_path / "missing.bpclf")
     assert code == 1 and "missing.bpclf: model file not found" in err
     junk = _bad(tmp_path, "junk.bpclf", b"not a model at all")
@@ -372,3 +374,15 @@ def test_train_corpus_stats_model_and_stdin(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Home\nNews\n")))
     code, _, err = run(capsys, "predict", "-", "-m", model)
     assert code == 2 and "not stdin" in err and err.count("\n") == 1
+
+
+def test_warnings_go_to_the_current_stderr(tmp_path, model_file):
+    """Two CLI calls in one process with different sys.stderr: each call's warnings land
+    on its own stream (the handler is not bound to the first call's stream)."""
+    import contextlib
+
+    for _ in range(2):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["predict", str(tmp_path / "gone.txt"), "-m", str(model_file)])
+        assert code == 1 and "gone.txt: skipped input: file not found" in err.getvalue()
