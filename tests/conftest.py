@@ -113,3 +113,19 @@ def write_jsonl(path: Path, pages: list[Page]) -> Path:
     """Pages as JSONL, written the way bpclf writes JSONL (compact separators)."""
     path.write_text("".join(dumps(p.to_record()) + "\n" for p in pages), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def pool_starts(monkeypatch) -> list[tuple]:
+    """The constructor arguments of every worker pool bpclf starts during the test."""
+    from bpclf import parallel
+
+    started: list[tuple] = []
+
+    class Pool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+    return started

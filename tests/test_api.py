@@ -44,21 +44,11 @@ def test_missing_model(tmp_path):
         bpclf.load_model(tmp_path / "none.bpclf")
 
 
-def test_workers_start_only_for_more_than_one_batch(tiny_model, monkeypatch):
-    from bpclf import parallel
-
-    started = []
-
-    class Pool(parallel.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            started.append(args)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+def test_workers_start_only_for_more_than_one_batch(tiny_model, pool_starts):
     pages = make_pages(6)
     one = list(bpclf.predict(pages, tiny_model, jobs=2))  # all pages fit one batch
-    assert started == []
+    assert pool_starts == []
     many = list(bpclf.predict(pages, tiny_model, jobs=2, batch_lines=5))
-    assert len(started) == 1
+    assert len(pool_starts) == 1
     for a, b in zip(one, many, strict=True):
         np.testing.assert_array_equal(a.proba, b.proba)

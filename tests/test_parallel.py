@@ -202,16 +202,8 @@ def test_batches_come_out_before_a_failure():
     assert out == [[[1], [2]], [[3]]]
 
 
-def test_cli_uses_workers_for_shards(capsys, model_file, corpus, monkeypatch):
+def test_cli_uses_workers_for_shards(capsys, model_file, corpus, monkeypatch, pool_starts):
     """`bpclf predict` output whatever --jobs, with shards small enough for the pool."""
-    started = []
-
-    class Pool(parallel.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            started.append(args)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(parallel, "SHARD_BYTES", 300)
     outs = []
     for jobs in ("1", "2"):
@@ -219,7 +211,7 @@ def test_cli_uses_workers_for_shards(capsys, model_file, corpus, monkeypatch):
         out, _ = capsys.readouterr()
         assert code == 0
         outs.append(out)
-    assert len(started) == 1 and outs[0] == outs[1] and outs[0].count("\n") == 40
+    assert len(pool_starts) == 1 and outs[0] == outs[1] and outs[0].count("\n") == 40
 
 
 def test_stdin_jsonl_is_sharded_too(tiny_model, corpus, monkeypatch):
@@ -270,17 +262,11 @@ def test_models_with_corpus_statistics_render_in_process(tmp_path):
         assert text == serial([src], model, "jsonl")
 
 
-def test_output_dir_uses_one_pool_for_all_files(capsys, model_file, tmp_path, monkeypatch):
+def test_output_dir_uses_one_pool_for_all_files(
+    capsys, model_file, tmp_path, monkeypatch, pool_starts
+):
     """--output-dir: one output per input, each as if predicted alone, and workers
     started once for the whole run, not once per file."""
-    started = []
-
-    class Pool(parallel.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            started.append(args)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(parallel, "SHARD_BYTES", 400)
     src = tmp_path / "in"
     src.mkdir()
@@ -301,7 +287,7 @@ def test_output_dir_uses_one_pool_for_all_files(capsys, model_file, tmp_path, mo
             expected, _ = capsys.readouterr()
             assert alone == 0
             assert (out / (f.name + suffix)).read_text() == expected, f
-    assert len(started) == 2  # one per run
+    assert len(pool_starts) == 2  # one per run
 
 
 def test_output_dir_tells_empty_inputs_from_unreadable_ones(capsys, model_file, tmp_path):
