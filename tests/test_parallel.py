@@ -306,3 +306,16 @@ def test_output_dir_tells_empty_inputs_from_unreadable_ones(capsys, model_file, 
         assert code == 1  # something was skipped
         assert sorted(p.name for p in (out / jobs).iterdir()) == ["a.jsonl.jsonl", "c.jsonl.jsonl"]
         assert (out / jobs / "a.jsonl.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_split_glued_lines_are_the_same_in_shards(tiny_model, tmp_path, fmt):
+    lines = ["Officials said it was over.A Message from the team", "Dear readers,We are here."]
+    pages = [make_page(f"g{i}", "en", i) for i in range(12)]
+    for page in pages:
+        page.lines[1:1] = lines
+        page.labels[1:1] = [0, 1]
+    path = write_jsonl(tmp_path / "glued.jsonl", pages)
+    expected = serial([path], tiny_model, fmt, split_glued=True)
+    assert expected != serial([path], tiny_model, fmt)  # splitting changed something
+    assert sharded([path], tiny_model, fmt, split_glued=True, jobs=2, shard_bytes=300) == expected
