@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     from bpclf.model import BoilerplateClassifier
 
 #: Raw bytes of JSONL per worker task: ~2,000 lines of typical web pages, a few tens of
-#: milliseconds of work, so the per-task overhead (pickling, scheduling) stays small and
-#: the workers finish together (with 2 MB shards the last one often ran alone: 2 workers
-#: 1.5-1.8x faster than one instead of 1.7-1.9x, scripts/bench_throughput.py).
+#: milliseconds of work, so the per-task overhead (pickling, scheduling) stays small
+#: while the last tasks of a run are short and a worker holds little (128 KB to 1 MB
+#: measured the same on 2 cores; docs/performance.md).
 SHARD_BYTES = 256 << 10
 
 
