@@ -141,3 +141,38 @@ def test_huge_page_streams_through_predict(model):
     lines = [f"Line {i} of a very long listing" if i % 3 else "Home" for i in range(100_000)]
     (pred,) = bpclf.predict([Page("huge", lines)], model, batch_lines=20_000)
     assert len(pred.labels) == 100_000 and pred.page.lines is lines
+
+
+@given(
+    pages=st.lists(page_st, max_size=5),
+    junk=st.lists(st.binary(max_size=40), max_size=3),
+    at=st.data(),
+    shard=st.integers(1, 400),
+    fmt=st.sampled_from(["jsonl", "labeled", "text"]),
+)
+def test_shards_give_the_same_output_and_skips(
+    model, tmp_path_factory, pages, junk, at, shard, fmt
+):
+    """Whatever the records (valid pages, broken JSON, invalid UTF-8, blank lines) and
+    wherever the shard cuts fall, workers rendering their own shards write what one
+    process writes, and skip the same records."""
+    from bpclf.readers import SkipLog
+    from bpclf.writers import write_rendered
+
+    lines = [page_json(p).encode("utf-8", "surrogatepass") for p in pages]
+    for j in junk:
+        lines.insert(at.draw(st.integers(0, len(lines))), j.replace(b"\n", b" "))
+    path = tmp_path_factory.mktemp("s") / "in.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    outs, skips = [], []
+    for sharded in (False, True):
+        out, skip = io.StringIO(), SkipLog()
+        options = dict(on_error="skip", skipped=skip)
+        if sharded:
+            chunks = bpclf.predict_text([path], model, fmt, jobs=1, shard_bytes=shard, **options)
+            write_rendered(chunks, out)
+        else:
+            write_predictions(bpclf.predict([path], model, **options), out, fmt)
+        outs.append(out.getvalue())
+        skips.append(skip.seen)
+    assert outs[0] == outs[1] and skips[0] == skips[1]
