@@ -424,16 +424,18 @@ def _read_input(
             require_labels=require_labels,
             on_bad_record=on_bad_record,
         )
-    else:
-        yield from _read_text(
-            path,
-            fmt,
-            require_labels=require_labels,
-            text_field=text_field,
-            id_field=id_field,
-            keep_partial_labels=keep_partial_labels,
-            on_bad_record=on_bad_record,
-        )
+    else:  # plain text, JSONL or labelled text (format sniffed for "auto")
+        with sniffed_text_input(path, fmt) as (source, fmt, head, fh):
+            yield from text_pages(
+                _decoded(_byte_lines(head, fh), source),
+                source,
+                fmt,
+                require_labels=require_labels,
+                text_field=text_field,
+                id_field=id_field,
+                keep_partial_labels=keep_partial_labels,
+                on_bad_record=on_bad_record,
+            )
 
 
 def _read_warc(path: str, skip: SkipLog | None) -> Iterator[Page]:
@@ -449,30 +451,6 @@ def _read_warc(path: str, skip: SkipLog | None) -> Iterator[Page]:
     finally:
         if skip is not None:
             skip.add_warc(path, stats)
-
-
-def _read_text(
-    path: str,
-    fmt: str,
-    *,
-    require_labels: bool,
-    text_field: str,
-    id_field: str,
-    keep_partial_labels: bool,
-    on_bad_record: OnBadRecord,
-) -> Iterator[Page]:
-    """Pages of a plain-text, JSONL or labelled-text input (format sniffed for ``auto``)."""
-    with sniffed_text_input(path, fmt) as (source, fmt, head, fh):
-        yield from text_pages(
-            _decoded(_byte_lines(head, fh), source),
-            source,
-            fmt,
-            require_labels=require_labels,
-            text_field=text_field,
-            id_field=id_field,
-            keep_partial_labels=keep_partial_labels,
-            on_bad_record=on_bad_record,
-        )
 
 
 @contextlib.contextmanager
