@@ -354,7 +354,7 @@ def predict_text_per_input(
     model: str | Path | BoilerplateClassifier | None = None,
     fmt: str = "text",
     **options: Any,
-) -> Iterator[tuple[int, Rendered | None]]:
+) -> Iterator[tuple[int, Rendered | InputDone]]:
     """:func:`predict_text` of each input on its own (``(i, output)`` items, then
     ``(i, InputDone(failed))`` when input ``i`` is done), with one pool of workers for all of them:
     one output file per input (``bpclf predict --output-dir``) without starting workers

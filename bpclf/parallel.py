@@ -273,12 +273,7 @@ def rendered(
     parsed and rendered by the workers (module docstring). ``options`` are those of
     :func:`rendered_inputs`.
     """
-    results = _pages_only(_results(inputs, clf, fmt, **options))
-    if fmt != "text":
-        for r in results:
-            yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
-    else:
-        yield from _joined_text(results)
+    yield from _outputs(_pages_only(_results(inputs, clf, fmt, **options)), fmt)
 
 
 def rendered_inputs(
@@ -286,7 +281,7 @@ def rendered_inputs(
     clf: BoilerplateClassifier,
     fmt: str,
     **options: Any,
-) -> Iterator[tuple[int, Rendered | None]]:
+) -> Iterator[tuple[int, Rendered | InputDone]]:
     """``(i, output)`` for the pages of each input in turn (``i`` indexes ``inputs``),
     then ``(i, InputDone(...))``; one pool of workers for all of them.
     For one output file per input (``bpclf predict --output-dir``): ``text`` output has
@@ -301,14 +296,9 @@ def rendered_inputs(
     """
     results = _results(inputs, clf, fmt, **options)
     for index, group in itertools.groupby(results, key=lambda r: r.index):
-        failed = []
-        items = _pages_only(group, failed)
-        if fmt != "text":
-            for r in items:
-                yield index, Rendered(r.text, r.pages, r.lines, r.boilerplate)
-        else:
-            for out in _joined_text(items):
-                yield index, out
+        failed: list[_Failed] = []
+        for out in _outputs(_pages_only(group, failed), fmt):
+            yield index, out
         yield index, InputDone(failed=bool(failed))
 
 
@@ -321,8 +311,13 @@ def _pages_only(results: Iterable[Any], failed: list[_Failed] | None = None) -> 
             failed.append(r)
 
 
-def _joined_text(results: Iterable[_Result]) -> Iterator[Rendered]:
-    """``text`` output, one page per item, the headers of several pages added."""
+def _outputs(results: Iterable[_Result], fmt: str) -> Iterator[Rendered]:
+    """The output of the results: as they are (``jsonl``, ``labeled``) or, for ``text``,
+    one page per item with the headers of several pages added."""
+    if fmt != "text":
+        for r in results:
+            yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
+        return
     from bpclf.writers import join_text_pages
 
     pieces = ((piece, piece[0], piece[1]) for r in results for piece in r.pieces)
