@@ -36,13 +36,13 @@ from bpclf.formats import stop_on_bad_record
 from bpclf.pages import Page, batched
 from bpclf.readers import (
     SkipLog,
-    _byte_lines,
-    _decoded,
-    _input_files,
-    _skip_log,
+    decoded,
+    decoded_lines,
     detect_format,
+    input_files,
     raw_shards,
     read_pages,
+    skip_policy,
     sniffed_text_input,
     text_pages,
     warn_invalid_utf8,
@@ -344,7 +344,7 @@ def _results(
 ) -> Iterator[_Result | _Failed | _End]:
     """Results, skipped input failures and input ends, in order, with problems reported
     (:func:`_checked`)."""
-    skip = _skip_log(on_error, skipped)
+    skip = skip_policy(on_error, skipped)
     job = _Job(
         clf, fmt, threshold, split_glued, batch_lines, text_field, id_field, skip is not None
     )
@@ -400,7 +400,7 @@ def _tasks(
     files: list[list[str] | DataError] = []
     for given in inputs:
         try:
-            files.append(_input_files([given], None))
+            files.append(input_files([given], None))
         except DataError as exc:
             if skip is None:
                 raise
@@ -434,7 +434,7 @@ def _input_tasks(
                     yield _Shard(index, source, start, data)
                 return
             pages = text_pages(
-                _decoded(_byte_lines(head, fh), source),
+                decoded_lines(head, fh, source),
                 source,
                 fmt,
                 on_bad_record=stop_on_bad_record if skip is None else skip.bad_record,
@@ -475,7 +475,7 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> tuple[list[Page],
         def invalid(line: int, byte: int) -> None:
             result.invalid_utf8 = (shard.source, line, byte)
 
-        lines = _decoded(
+        lines = decoded(
             shard.data.split(b"\n"), shard.source, start=shard.start, on_invalid=invalid
         )
     pages: list[Page] = []

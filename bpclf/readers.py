@@ -122,7 +122,7 @@ def _detail(error: DataError) -> str:
     return str(DataError(error.message, page=error.page))
 
 
-def _skip_log(on_error: str, skipped: SkipLog | None) -> SkipLog | None:
+def skip_policy(on_error: str, skipped: SkipLog | None) -> SkipLog | None:
     """The SkipLog of a read under ``on_error`` (None: stop at the first error)."""
     if on_error not in ON_ERROR:
         raise UsageError(f"on_error must be one of {', '.join(ON_ERROR)} (got {on_error!r})")
@@ -169,7 +169,7 @@ def existing_inputs(paths: Sequence[str], skipped: SkipLog) -> list[str]:
     return out
 
 
-def _input_files(paths: Sequence[str], skip: SkipLog | None) -> list[str]:
+def input_files(paths: Sequence[str], skip: SkipLog | None) -> list[str]:
     """All input files; when stopping, a missing one fails before anything is read."""
     if skip is None:
         return expand_paths(paths)
@@ -275,7 +275,12 @@ def _byte_lines(head: bytes, fh: _Reader) -> Iterator[bytes]:
     yield b"".join(tail)
 
 
-def _decoded(
+def decoded_lines(head: bytes, fh: _Reader, source: str) -> Iterator[str]:
+    """The UTF-8 lines of a text input opened by :func:`sniffed_text_input`."""
+    return decoded(_byte_lines(head, fh), source)
+
+
+def decoded(
     lines: Iterable[bytes],
     source: str,
     *,
@@ -373,7 +378,7 @@ def read_pages(
         raise UsageError(
             f"unknown input format {input_format!r}; choose from " + ", ".join(INPUT_FORMATS)
         )
-    skip = _skip_log(on_error, skipped)
+    skip = skip_policy(on_error, skipped)
     options = dict(
         require_labels=require_labels,
         text_field=text_field,
@@ -382,7 +387,7 @@ def read_pages(
         keep_partial_labels=keep_partial_labels,
         on_bad_record=skip.bad_record if skip is not None else stop_on_bad_record,
     )
-    names = list(paths) if input_format == "hf" else _input_files(paths, skip)
+    names = list(paths) if input_format == "hf" else input_files(paths, skip)
     for name in names:
         try:
             yield from _read_input(name, input_format, skip, **options)
@@ -427,7 +432,7 @@ def _read_input(
     else:  # plain text, JSONL or labelled text (format sniffed for "auto")
         with sniffed_text_input(path, fmt) as (source, fmt, head, fh):
             yield from text_pages(
-                _decoded(_byte_lines(head, fh), source),
+                decoded_lines(head, fh, source),
                 source,
                 fmt,
                 require_labels=require_labels,
@@ -517,7 +522,7 @@ def raw_shards(
     lines are exactly the input's lines (the last one may be empty).
 
     A read failure part-way is raised, after the shards of every line completed before
-    it, with the number of the line it cut (as :func:`_decoded` does).
+    it, with the number of the line it cut (as :func:`decoded` does).
     """
     first, buf, chunk = 1, bytearray(), head
     try:
