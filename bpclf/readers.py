@@ -521,32 +521,45 @@ def raw_shards(
     ``shard_bytes`` long; lines are separated by ``\\n`` inside a shard, and the shards'
     lines are exactly the input's lines (the last one may be empty).
 
+    Linear in the input, even for lines far longer than a shard: the buffer is searched
+    for a line end only where it has not been searched before, and cut once per read.
     A read failure part-way is raised, after the shards of every line completed before
     it, with the number of the line it cut (as :func:`decoded` does).
     """
     first, buf, chunk = 1, bytearray(), head
+    pos = 0  # start of the next shard in buf
+    scanned = 0  # buf[pos + shard_bytes:scanned] has no line end (searched on a past read)
+
+    def shard(end: int) -> tuple[int, bytes]:
+        nonlocal first
+        with memoryview(buf) as view:
+            data = bytes(view[pos:end])
+        out = (first, data)
+        first += data.count(b"\n") + 1
+        return out
+
     try:
         while chunk:
             buf += chunk
-            while len(buf) >= shard_bytes:
-                # the last line end inside the first shard_bytes, else the first after
-                cut = buf.rfind(b"\n", 0, shard_bytes)
-                cut = buf.find(b"\n", shard_bytes) if cut < 0 else cut
+            while len(buf) - pos >= shard_bytes:
+                # the last line end inside the next shard_bytes, else the first after
+                cut = buf.rfind(b"\n", pos, pos + shard_bytes)
                 if cut < 0:
-                    break  # one line longer than a shard: read on
-                data = bytes(buf[:cut])
-                yield first, data
-                first += data.count(b"\n") + 1
-                del buf[: cut + 1]
+                    cut = buf.find(b"\n", max(pos + shard_bytes, scanned))
+                    if cut < 0:
+                        scanned = len(buf)  # one line longer than a shard: read on
+                        break
+                yield shard(cut)
+                pos = cut + 1
+            del buf[:pos]
+            scanned, pos = max(scanned - pos, 0), 0
             chunk = fh.read(_CHUNK_BYTES)
     except _ReadFailed as exc:
-        cut = buf.rfind(b"\n")
+        cut = buf.rfind(b"\n", pos)
         if cut >= 0:
-            data = bytes(buf[:cut])
-            yield first, data
-            first += data.count(b"\n") + 1
+            yield shard(cut)
         raise DataError(exc.message, source=source, line=first) from None
-    yield first, bytes(buf)
+    yield shard(len(buf))
 
 
 def read_html_page(path: str) -> Page:

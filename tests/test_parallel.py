@@ -157,6 +157,20 @@ def test_raw_shards_keep_every_line_and_number_them():
         assert starts == [1 + sum(counts[:i]) for i in range(len(shards))]
 
 
+def test_raw_shards_of_lines_longer_than_shards_and_reads(monkeypatch):
+    """Lines spanning many reads and many shard lengths come out whole, numbered."""
+    from bpclf import readers
+
+    monkeypatch.setattr(readers, "_CHUNK_BYTES", 3)
+    data = b"x" * 50 + b"\nab\n" + b"y" * 31 + b"\n\nz" + b"w" * 17
+    for size in (1, 4, 7, 40, 200):
+        shards = list(raw_shards(data[:5], io.BytesIO(data[5:]), "x", size))
+        assert [line for _, d in shards for line in d.split(b"\n")] == data.split(b"\n")
+        counts = [d.count(b"\n") + 1 for _, d in shards]
+        assert [s for s, _ in shards] == [1 + sum(counts[:i]) for i in range(len(shards))]
+        assert all(len(d) <= max(size, 51) for _, d in shards[:-1])
+
+
 def test_a_truncated_gzip_keeps_the_complete_lines_and_names_the_cut(tiny_model, tmp_path):
     records = [dumps({"id": f"g{i}", "text": f"News item {i} here.\nMusic"}) for i in range(400)]
     blob = gzip.compress(("\n".join(records) + "\n").encode())
