@@ -325,7 +325,7 @@ def predict_text(
             paths,
             clf,
             fmt,
-            threshold=clf.threshold_ if threshold is None else threshold,
+            threshold=threshold,
             jobs=jobs,
             batch_lines=batch_lines,
             split_glued=split_glued,
@@ -362,7 +362,7 @@ def predict_text_per_input(
     clf = load_model(model)
     paths = [str(x) for x in inputs]
     if not clf.config_.features.corpus_stats:
-        yield from rendered_inputs(paths, clf, fmt, **_with_threshold(clf, options))
+        yield from rendered_inputs(paths, clf, fmt, **options)
         return
     skipped = options.get("skipped")
     for i, path in enumerate(paths):  # corpus statistics: per input, in this process
@@ -370,13 +370,6 @@ def predict_text_per_input(
         for out in predict_text([path], clf, fmt, **options):
             yield i, out
         yield i, InputDone(failed=skipped is not None and skipped.failed_inputs > before)
-
-
-def _with_threshold(clf: BoilerplateClassifier, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` with the model's threshold unless one is given."""
-    if options.get("threshold") is None:
-        return {**options, "threshold": clf.threshold_}
-    return options
 
 
 def predict_pages(

@@ -39,7 +39,7 @@ from bpclf.readers import (
     decoded,
     decoded_lines,
     detect_format,
-    input_files,
+    expand_paths,
     raw_shards,
     read_pages,
     skip_policy,
@@ -101,15 +101,17 @@ def _in_order(
         jobs = os.cpu_count() or 1
     tasks = iter(tasks)
     head: list[Any] = []
+    work_in_head = 0
     failure: Exception | None = None
     try:
-        while sum(not isinstance(t, _MARKERS) for t in head) < 2:
+        while work_in_head < 2:
             head.append(next(tasks))
+            work_in_head += not isinstance(head[-1], _MARKERS)
     except StopIteration:
         pass
     except Exception as exc:  # reading failed: the tasks before it are still done
         failure = exc
-    if jobs <= 1 or failure is not None or sum(not isinstance(t, _MARKERS) for t in head) < 2:
+    if jobs <= 1 or failure is not None or work_in_head < 2:
         for task in itertools.chain(head, () if failure else tasks):
             yield task if isinstance(task, _MARKERS) else work(state, task)
         if failure is not None:
@@ -348,8 +350,14 @@ def _results(
     job = _Job(
         clf, fmt, threshold, split_glued, batch_lines, text_field, id_field, skip is not None
     )
-    read = dict(input_format=input_format, text_field=text_field, id_field=id_field)
-    read.update(split=split, on_error="stop" if skip is None else "skip", skipped=skip)
+    read = dict(
+        input_format=input_format,
+        text_field=text_field,
+        id_field=id_field,
+        split=split,
+        on_error="stop" if skip is None else "skip",
+        skipped=skip,
+    )
     shard_bytes = SHARD_BYTES if shard_bytes is None else shard_bytes
     tasks = _tasks(inputs, skip, batch_lines, shard_bytes, read)
     return _checked(_in_order(_render_task, tasks, jobs, job), skip)
@@ -400,7 +408,7 @@ def _tasks(
     files: list[list[str] | DataError] = []
     for given in inputs:
         try:
-            files.append(input_files([given], None))
+            files.append(expand_paths([given]))
         except DataError as exc:
             if skip is None:
                 raise
@@ -457,17 +465,15 @@ def _page_batches(index: int, pages: Iterable[Page], batch_lines: int) -> Iterat
 def _render_task(job: _Job, task: _Shard | _Pages) -> _Result:
     """Parse (a shard), classify and render: the work of one task."""
     result = _Result(index=task.index)
-    if isinstance(task, _Shard):
-        pages, result.error = _parse_shard(task, job, result)
-    else:
-        pages = task.pages
+    pages = _parse_shard(task, job, result) if isinstance(task, _Shard) else task.pages
     _render(pages, job, result)
     return result
 
 
-def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> tuple[list[Page], DataError | None]:
+def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
     """The pages of a shard up to its end, or under ``on_error="stop"`` up to its first
-    bad record (returned too); skipped records go to ``result.skipped``."""
+    bad record (then ``result.error``); skipped records go to ``result.skipped``,
+    the first undecodable line to ``result.invalid_utf8``."""
     try:
         lines: Iterable[str] = shard.data.decode("utf-8").split("\n")
     except UnicodeDecodeError:
@@ -492,8 +498,8 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> tuple[list[Page],
             )
         )
     except DataError as exc:
-        return pages, exc
-    return pages, None
+        result.error = exc
+    return pages
 
 
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:

@@ -169,7 +169,7 @@ def existing_inputs(paths: Sequence[str], skipped: SkipLog) -> list[str]:
     return out
 
 
-def input_files(paths: Sequence[str], skip: SkipLog | None) -> list[str]:
+def _input_files(paths: Sequence[str], skip: SkipLog | None) -> list[str]:
     """All input files; when stopping, a missing one fails before anything is read."""
     if skip is None:
         return expand_paths(paths)
@@ -387,7 +387,7 @@ def read_pages(
         keep_partial_labels=keep_partial_labels,
         on_bad_record=skip.bad_record if skip is not None else stop_on_bad_record,
     )
-    names = list(paths) if input_format == "hf" else input_files(paths, skip)
+    names = list(paths) if input_format == "hf" else _input_files(paths, skip)
     for name in names:
         try:
             yield from _read_input(name, input_format, skip, **options)
