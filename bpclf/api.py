@@ -364,10 +364,32 @@ def predict_text_per_input(
     if not clf.config_.features.corpus_stats:
         yield from rendered_inputs(paths, clf, fmt, **options)
         return
+    # corpus statistics: each input on its own, in this process
+    yield from _each_input(paths, lambda p: predict_text([p], clf, fmt, **options), options)
+
+
+def predict_per_input(
+    inputs: Sequence[str | Path],
+    model: str | Path | BoilerplateClassifier | None = None,
+    **options: Any,
+) -> Iterator[tuple[int, Prediction | InputDone]]:
+    """:func:`predict` of each input on its own: ``(i, prediction)`` items, then ``(i,
+    InputDone(failed))`` when input ``i`` is done (as :func:`predict_text_per_input`)."""
+    clf = load_model(model)
+    paths = [str(x) for x in inputs]
+    yield from _each_input(paths, lambda p: predict([p], clf, **options), options)
+
+
+def _each_input(
+    paths: list[str], outputs_of: Callable[[str], Iterator[Any]], options: dict[str, Any]
+) -> Iterator[tuple[int, Any]]:
+    """``(i, output)`` of each input read in turn, then ``(i, InputDone)``: the input
+    failed when the skip log counted a failed input meanwhile (one input at a time, so
+    the count is its own)."""
     skipped = options.get("skipped")
-    for i, path in enumerate(paths):  # corpus statistics: per input, in this process
+    for i, path in enumerate(paths):
         before = skipped.failed_inputs if skipped is not None else 0
-        for out in predict_text([path], clf, fmt, **options):
+        for out in outputs_of(path):
             yield i, out
         yield i, InputDone(failed=skipped is not None and skipped.failed_inputs > before)
 

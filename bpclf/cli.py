@@ -352,12 +352,14 @@ def _outputs(inputs: list[str], clf, output_format: str, options: dict):
 
 def _outputs_per_file(todo: list[tuple[str, Path]], clf, output_format: str, options: dict):
     """(output file, :func:`_outputs` of its input) for each pair of an --output-dir
-    plan, in order; for the text formats one pool of workers serves all the inputs."""
+    plan, in order; for the text formats one pool of workers serves all the inputs.
+    The outputs raise :class:`_InputFailed` at the end of an input that gave none
+    because it could not be read."""
+    srcs = [src for src, _ in todo]
     if output_format == "parquet":
-        for src, dst in todo:
-            yield dst, _unless_unreadable(api.predict([src], clf, **options), options["skipped"])
-        return
-    stream = api.predict_text_per_input([src for src, _ in todo], clf, output_format, **options)
+        stream = api.predict_per_input(srcs, clf, **options)
+    else:
+        stream = api.predict_text_per_input(srcs, clf, output_format, **options)
     for i, group in itertools.groupby(stream, key=operator.itemgetter(0)):
         yield todo[i][1], _file_outputs(group)
 
@@ -402,20 +404,8 @@ def _write_if_readable(outputs, dst: str, output_format: str) -> bool:
     return True
 
 
-def _unless_unreadable(preds, skips: SkipLog):
-    """Predictions of one input, then :class:`_InputFailed` if there were none because
-    the input could not be read (the skip log counted a failed input meanwhile)."""
-    before = skips.failed_inputs
-    pages = 0
-    for pred in preds:
-        pages += 1
-        yield pred
-    if not pages and skips.failed_inputs > before:
-        raise _InputFailed
-
-
 def _file_outputs(group):
-    """Outputs of one input of :func:`bpclf.api.predict_text_per_input`, then
+    """Outputs of one input of :func:`_outputs_per_file`'s stream, then
     :class:`_InputFailed` if there were none because the input could not be read."""
     pages = 0
     for _, out in group:
@@ -423,7 +413,7 @@ def _file_outputs(group):
             if out.failed and not pages:
                 raise _InputFailed
         else:
-            pages += out.pages
+            pages += _pages_in(out)
             yield out
 
 
