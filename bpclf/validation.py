@@ -86,6 +86,25 @@ class CrossValidation:
         return [model, c4]
 
 
+def headline(results: Sequence[dict], langs: Sequence[str] | None = None) -> dict:
+    """The numbers the accuracy targets are about, from :meth:`CrossValidation.results`:
+    macro F1 over languages, pooled ROC-AUC, F1 per language (of ``langs``, default all)
+    and the smallest margin over the C4 rules with the language it is in."""
+    model, c4 = (next(r for r in results if r["system"] == s) for s in ("bpclf", "c4-rules"))
+    by_lang = {
+        k: v["lines"]["f1"] for k, v in model["by_lang"].items() if langs is None or k in langs
+    }
+    margins = {k: f1 - c4["by_lang"][k]["lines"]["f1"] for k, f1 in by_lang.items()}
+    weakest = min(margins, key=margins.get)
+    return {
+        "macro_f1": model["macro_lang"]["f1"],
+        "roc_auc": model["overall"]["lines"]["roc_auc"],
+        "min_margin_over_c4": margins[weakest],
+        "weakest_lang": weakest,
+        "f1_by_lang": by_lang,
+    }
+
+
 def cross_validate(
     pages: Sequence[Page],
     config: Config,

@@ -31,7 +31,7 @@ from bpclf.metrics import fmt
 from bpclf.model import BoilerplateClassifier
 from bpclf.pages import Page
 from bpclf.readers import read_pages
-from bpclf.validation import cross_validate, drop_duplicate_pages
+from bpclf.validation import cross_validate, drop_duplicate_pages, headline
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data" / "lines"
@@ -287,16 +287,14 @@ def spread_section(spread) -> list[str]:
         "| fold seed | macro F1 | pooled ROC-AUC | smallest margin over C4 | weakest language |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for seed, (m, c4) in spread:
-        f1 = {k: v["lines"]["f1"] for k, v in m["by_lang"].items() if k in LANGS}
-        margin = {k: f1[k] - c4["by_lang"][k]["lines"]["f1"] for k in f1}
-        weakest = min(margin, key=margin.get)
+    heads = [(seed, headline(results, LANGS)) for seed, results in spread]
+    for seed, h in heads:
         rows.append(
-            f"| {seed} | {fmt(m['macro_lang']['f1'])} | {fmt(m['overall']['lines']['roc_auc'])} "
-            f"| {margin[weakest]:+.3f} | {weakest} |"
+            f"| {seed} | {fmt(h['macro_f1'])} | {fmt(h['roc_auc'])} "
+            f"| {h['min_margin_over_c4']:+.3f} | {h['weakest_lang']} |"
         )
-    f1s = [m["macro_lang"]["f1"] for _, (m, _) in spread]
-    aucs = [m["overall"]["lines"]["roc_auc"] for _, (m, _) in spread]
+    f1s = [h["macro_f1"] for _, h in heads]
+    aucs = [h["roc_auc"] for _, h in heads]
     rows += [
         f"| mean | {fmt(sum(f1s) / len(f1s))} | {fmt(sum(aucs) / len(aucs))} | | |",
         "",

@@ -30,6 +30,7 @@ from bpclf.metrics import format_table
 from bpclf.readers import read_pages
 from bpclf.report import jsonable
 from bpclf.validation import cross_validate, drop_duplicate_pages
+from bpclf.validation import headline as validation_headline
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lines"
@@ -126,22 +127,15 @@ def run_seed(pages, dropped, config, extra, folds: int, seed: int) -> dict:
 
 def headline(run: dict) -> dict:
     """The numbers the accuracy targets are about, from one seed's summary."""
-    model, c4 = (next(r for r in run["results"] if r["system"] == s) for s in SYSTEMS)
-    by_lang = {k: v["lines"]["f1"] for k, v in model["by_lang"].items()}
-    margins = {k: f1 - c4["by_lang"][k]["lines"]["f1"] for k, f1 in by_lang.items()}
-    return {
-        "macro_f1": model["macro_lang"]["f1"],
-        "roc_auc": model["overall"]["lines"]["roc_auc"],
-        "min_margin_over_c4": min(margins.values()),
-        "f1_by_lang": by_lang,
-    }
+    return validation_headline(run["results"])
 
 
 def mean_headline(runs: list[dict]) -> dict:
     """The headline numbers averaged over seeds."""
     heads = [headline(r) for r in runs]
     langs = heads[0]["f1_by_lang"]
-    mean = {k: sum(h[k] for h in heads) / len(heads) for k in heads[0] if k != "f1_by_lang"}
+    numbers = ("macro_f1", "roc_auc", "min_margin_over_c4")
+    mean = {k: sum(h[k] for h in heads) / len(heads) for k in numbers}
     mean["f1_by_lang"] = {
         lang: sum(h["f1_by_lang"][lang] for h in heads) / len(heads) for lang in langs
     }
@@ -172,9 +166,6 @@ def compare(runs: list[dict], earlier: dict) -> None:
             f"  seed {run['seed']}: macro F1 {now['macro_f1'] - then['macro_f1']:+.3f}, "
             f"ROC-AUC {now['roc_auc'] - then['roc_auc']:+.3f} | {langs}"
         )
-
-
-SYSTEMS = ("bpclf", "c4-rules")
 
 
 if __name__ == "__main__":

@@ -304,14 +304,20 @@ def test_output_dir_uses_one_pool_for_all_files(
     assert len(pool_starts) == 2  # one per run
 
 
-def test_output_dir_parquet_skips_unreadable_inputs(capsys, model_file, tmp_path):
-    """Parquet outputs (predictions, not text) follow the same per-input rule."""
-    pq = pytest.importorskip("pyarrow.parquet")
+def _empty_binary_and_good_inputs(tmp_path):
+    """A directory of an empty input, an unreadable (binary) one and one of 3 pages."""
     src = tmp_path / "in"
     src.mkdir()
     (src / "a.jsonl").write_text("")
     (src / "b.txt").write_bytes(b"\x00\x00binary\x00")
     write_jsonl(src / "c.jsonl", make_pages(3))
+    return src
+
+
+def test_output_dir_parquet_skips_unreadable_inputs(capsys, model_file, tmp_path):
+    """Parquet outputs (predictions, not text) follow the same per-input rule."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = _empty_binary_and_good_inputs(tmp_path)
     out = tmp_path / "out"
     code = main(["predict", str(src), "-m", str(model_file), "-F", "parquet",
                  "--output-dir", str(out), "-q"])  # fmt: skip
@@ -324,11 +330,7 @@ def test_output_dir_parquet_skips_unreadable_inputs(capsys, model_file, tmp_path
 def test_output_dir_tells_empty_inputs_from_unreadable_ones(capsys, model_file, tmp_path):
     """An empty input gets an (empty) output even when the next input is unreadable: the
     failure of one input is never charged to the one before it."""
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.jsonl").write_text("")
-    (src / "b.txt").write_bytes(b"\x00\x00binary\x00")
-    write_jsonl(src / "c.jsonl", make_pages(3))
+    src = _empty_binary_and_good_inputs(tmp_path)
     out = tmp_path / "out"
     for jobs in ("1", "2"):
         code = main(["predict", str(src), "-m", str(model_file), "-F", "jsonl", "-j", jobs,

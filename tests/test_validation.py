@@ -1,7 +1,7 @@
 import numpy as np
 
 from bpclf.pages import Page
-from bpclf.validation import cross_validate, drop_duplicate_pages, fold_assignment
+from bpclf.validation import cross_validate, drop_duplicate_pages, fold_assignment, headline
 
 from .conftest import make_pages, tiny_config
 
@@ -28,3 +28,12 @@ def test_cross_validation_is_out_of_fold():
     assert model["system"] == "bpclf" and c4["system"] == "c4-rules"
     assert model["overall"]["lines"]["f1"] > c4["overall"]["lines"]["f1"]
     assert set(model["by_lang"]) == {"en", "de", "fi"}
+    h = headline(cv.results())
+    margins = {
+        k: v["lines"]["f1"] - c4["by_lang"][k]["lines"]["f1"] for k, v in model["by_lang"].items()
+    }
+    assert h["macro_f1"] == model["macro_lang"]["f1"]
+    assert h["roc_auc"] == model["overall"]["lines"]["roc_auc"]
+    assert h["min_margin_over_c4"] == min(margins.values())
+    assert margins[h["weakest_lang"]] == h["min_margin_over_c4"]
+    assert set(headline(cv.results(), ["en", "fi"])["f1_by_lang"]) == {"en", "fi"}
