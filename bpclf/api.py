@@ -334,7 +334,7 @@ def predict_text(
         )
         return
     # Corpus statistics read the input twice (model_pages): render in this process.
-    from bpclf.writers import render
+    from bpclf.writers import rendered_predictions
 
     preds = predict(
         paths,
@@ -345,8 +345,7 @@ def predict_text(
         split_glued=split_glued,
         **read_options,
     )
-    for p, text in render(preds, fmt):
-        yield Rendered(text, 1, len(p.labels), int(p.labels.sum()))
+    yield from rendered_predictions(preds, fmt)
 
 
 def predict_text_per_input(

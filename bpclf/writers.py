@@ -24,10 +24,10 @@ from bpclf.corpus import SITE_LINES_KEY, SITE_PAGES_KEY
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import format_labelled, page_json, printable
 from bpclf.html import MARKUP_KEY
+from bpclf.parallel import Rendered
 
 if TYPE_CHECKING:
     from bpclf.api import Prediction
-    from bpclf.parallel import Rendered
 
 OUTPUT_FORMATS = ("text", "jsonl", "labeled", "parquet")
 T = TypeVar("T")
@@ -76,7 +76,8 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
         yield from join_text_pages((p, p.page.id, text_body(p)) for p in preds)
     elif fmt == "jsonl":
         for p in preds:
-            yield p, jsonl_line(p)
+            shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
+            yield p, page_json(shown, p.proba) + "\n"
     elif fmt == "labeled":
         for p in preds:
             yield p, format_labelled(_shown(p.page), p.labels, p.proba) + "\n"
@@ -87,12 +88,6 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
 def text_body(p: Prediction) -> str:
     """A page's content lines in ``text`` output (without the header of several pages)."""
     return "".join(printable(line) + "\n" for line in p.content_lines)
-
-
-def jsonl_line(p: Prediction) -> str:
-    """A page's line in ``jsonl`` output."""
-    shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
-    return page_json(shown, p.proba) + "\n"
 
 
 def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, str]]:
@@ -107,14 +102,13 @@ def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, s
 
 def write_predictions(preds: Iterable[Prediction], out: IO[str], fmt: str) -> WriteStats:
     """Stream rendered predictions to ``out``; returns counts for the summary line."""
-    stats = WriteStats()
-    for p, chunk in render(preds, fmt):
-        out.write(chunk)
-        stats.pages += 1
-        stats.lines += len(p.labels)
-        stats.boilerplate += int(p.labels.sum())
-    out.flush()
-    return stats
+    return write_rendered(rendered_predictions(preds, fmt), out)
+
+
+def rendered_predictions(preds: Iterable[Prediction], fmt: str) -> Iterator[Rendered]:
+    """:func:`render` as output chunks with their counts, one page each."""
+    for p, text in render(preds, fmt):
+        yield Rendered(text, 1, len(p.labels), int(p.labels.sum()))
 
 
 def write_rendered(chunks: Iterable[Rendered], out: IO[str]) -> WriteStats:
