@@ -207,8 +207,9 @@ _COUNT_PREFIXES = ("комментари", "ответ")
 
 
 @lru_cache(maxsize=1)
-def _token_table() -> tuple[np.ndarray, np.ndarray]:
-    """Hash table of the token scanner's word sets (ids from bpclf.kernels)."""
+def _token_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash table of the token scanner's word sets (ids from bpclf.kernels), and the
+    shape filter of the words that can start a token (months, currency words)."""
     sets = [
         (kernels.SET_MONTH, _MONTHS),
         (kernels.SET_TLD, _TLDS),
@@ -222,7 +223,11 @@ def _token_table() -> tuple[np.ndarray, np.ndarray]:
     salts = np.array([sid for sid, ws in sets for _ in ws], dtype=np.int64)
     cp, starts, ends = cc.layout(words)
     keys = kernels.word_keys(cp, starts, ends, cc.class_table(), cc.lower_table(), salts)
-    return kernels.build_table(keys[keys != 0])
+    slots, index = kernels.build_table(keys[keys != 0])
+    starters = [w for _, ws in sets[:1] + sets[2:3] for w in ws]
+    cp, starts, ends = cc.layout(starters)
+    shapes = kernels.shape_filter(cp, starts, ends, cc.class_table(), cc.lower_table())
+    return slots, index, shapes
 
 
 def _base_names(categories: Sequence[str]) -> list[str]:
@@ -417,12 +422,12 @@ class FeatureExtractor:
         sw_lang = self.stopwords.table.language_ids(page_langs)[lay.page]
         ph = self.lexicon.table
         ph_lang = ph.language_ids(page_langs)[lay.page]
-        tok_slots, tok_index = _token_table()
+        tok_slots, tok_index, tok_shapes = _token_table()
         stats, sw, ph_count, ph_cover, ph_cat, tokens, keys = kernels.scan_batch(
             lay.cp, lay.starts, lay.ends, sw_lang, ph_lang,
             cc.class_table(), cc.flag_table(), cc.lower_table(),
             self.stopwords.table.slots, self.stopwords.table.index,
-            *ph.args(), tok_slots, tok_index,
+            *ph.args(), tok_slots, tok_index, tok_shapes,
         )  # fmt: skip
         st = {name: stats[:, i] for i, name in enumerate(kernels.STAT_NAMES)}
         n_chars = st["n_chars"]

@@ -93,6 +93,9 @@ TOKEN_KINDS = ("email", "url", "date", "time", "phone", "currency", "count")
 SET_MONTH, SET_TLD, SET_CURRENCY, SET_COUNT, SET_COUNT_PREFIX = 1, 2, 3, 4, 5
 #: Lengths (in characters) of the prefixes in SET_COUNT_PREFIX ("комментари", "ответ").
 COUNT_PREFIX_LENGTHS = np.array([5, 10], dtype=np.int64)
+#: Size (bits of the index) of the shape filter of the words that can start a token
+#: (month names, currency words): see :func:`shape_filter`.
+SHAPE_BITS = 12
 
 
 # ---------------------------------------------------------------------------- tables
@@ -299,6 +302,36 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         if m == 1:
             out[i] = _salted(w_hash[0], salts[i])
+    return out
+
+
+@_helper
+def _shape(first, last, length):
+    """Slot of a word's shape (lower-cased first and last character, length) in the
+    filter of :func:`shape_filter`."""
+    h = _mix(_mix(_mix(_OFFSET, np.uint64(first)), np.uint64(last)), np.uint64(length))
+    return _bucket(h, SHAPE_BITS)
+
+
+@njit(cache=True)
+def shape_filter(cp, starts, ends, cls_table, lower_table):
+    """Shapes of single-word lines (the month names and currency words of the token
+    scanner): 1 in every slot :func:`_shape` gives one of them.
+
+    A word can only be in such a set when its lower-cased characters are those of one of
+    its words, so it has that word's shape: the scanner hashes a word and looks it up
+    only when its shape slot is set (most words: not), and finds exactly what the
+    lookups alone found.
+    """
+    out = np.zeros(1 << SHAPE_BITS, dtype=np.uint8)
+    size = max(len(cp), 1)
+    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    for i in range(len(starts)):
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        if m == 1:
+            a = w_start[0]
+            b = w_end[0]
+            out[_shape(_low(lower_table, cp[a]), _low(lower_table, cp[b - 1]), b - a)] = 1
     return out
 
 
@@ -534,7 +567,7 @@ def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
 
 
 @_helper
-def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
+def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes):
     """(kind, end) of the token starting at p, or (-1, -1).
 
     Kinds are tried in :data:`TOKEN_KINDS` order and the first that matches wins, as in
@@ -599,6 +632,8 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
         if end > 0:
             return 6, end
         return -1, -1
+    if shapes[_shape(lc, _low(lower_table, cp[t - 1]), t - p)] == 0:
+        return -1, -1  # not shaped like any month name or currency word
     h = _word_hash(cp, p, t, lower_table)
     if _lookup(slots, index, _salted(h, SET_MONTH)) >= 0:
         end = _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
@@ -610,14 +645,14 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
 
 
 @_helper
-def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row):
+def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, out_row):
     p = s
     while p < e:
         c = cp[p]
         if _space(cls_table, c):
             p += 1
             continue
-        kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
+        kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes)
         if kind >= 0:
             out_row[kind] += 1.0
             p = end
@@ -636,33 +671,6 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, out_row)
 
 
 # ---------------------------------------------------------------------- main scan
-
-
-@_helper
-def _line_key(cp, s, e, cls_table, flag_table, lower_table):
-    """Hash of the normalised line: lower-case, digit runs as one 0, spaces collapsed."""
-    h = _OFFSET
-    pending_space = False
-    started = False
-    p = s
-    while p < e:
-        c = cp[p]
-        if _space(cls_table, c):
-            pending_space = started
-            p += 1
-            continue
-        if pending_space:
-            h = _mix(h, np.uint64(32))
-            pending_space = False
-        started = True
-        if _dec(flag_table, c):
-            while p < e and _dec(flag_table, cp[p]):
-                p += 1
-            h = _mix(h, np.uint64(48))
-            continue
-        h = _mix(h, np.uint64(_low(lower_table, c)))
-        p += 1
-    return h
 
 
 @njit(cache=True)
@@ -687,6 +695,7 @@ def scan_batch(
     max_phrase_words,
     tok_slots,
     tok_index,
+    tok_shapes,
 ):
     """All per-line kernel outputs of a batch.
 
@@ -716,7 +725,7 @@ def scan_batch(
         s = starts[i]
         e = ends[i]
         row = stats[i]
-        _char_stats(cp, s, e, cls_table, flag_table, row)
+        keys[i] = _char_stats(cp, s, e, cls_table, flag_table, lower_table, row)
         m = _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         # stopwords
         lang = line_sw_lang[i]
@@ -730,8 +739,8 @@ def scan_batch(
         ph = (ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
         out = (ph_count, ph_cover, ph_cat)
         _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
-        _tokens(cp, s, e, cls_table, flag_table, lower_table, tok_slots, tok_index, tokens[i])
-        keys[i] = _line_key(cp, s, e, cls_table, flag_table, lower_table)
+        toks = (tok_slots, tok_index, tok_shapes)
+        _tokens(cp, s, e, cls_table, flag_table, lower_table, *toks, tokens[i])
     return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
 
 
@@ -837,8 +846,11 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
 
 
 @_helper
-def _char_stats(cp, s, e, cls_table, flag_table, row):
-    """Fill ``row`` (STAT_NAMES order) for line [s, e)."""
+def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
+    """Fill ``row`` (STAT_NAMES order) for line [s, e); return the key of the normalised
+    line (lower-case, each run of decimal digits one 0, runs of spaces one space, no
+    leading or trailing space) for "this line already occurred on the page": computed in
+    the same pass, since a separate one cost as much as the statistics."""
     n_words = 0
     word_chars = 0
     letters = digits = punct = space = symbol = upper = title = seps = 0
@@ -847,6 +859,9 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
     prev_lower = False
     first = -1
     last = -1
+    key = _OFFSET
+    pending_space = False
+    prev_dec = False
     for p in range(s, e):
         c = cp[p]
         b = _cls(cls_table, c)
@@ -870,11 +885,23 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
             symbol += 1
         if (b & SPACE) != 0:
             space += 1
+            pending_space = first >= 0
+            prev_dec = False
         else:
             if first < 0:
                 first = p
             if (f & F_CLOSER) == 0:
                 last = p
+            if pending_space:
+                key = _mix(key, np.uint64(32))
+                pending_space = False
+            if (f & F_DEC) != 0:
+                if not prev_dec:
+                    key = _mix(key, np.uint64(48))
+                prev_dec = True
+            else:
+                key = _mix(key, np.uint64(_low(lower_table, c)))
+                prev_dec = False
         if (f & F_SEP) != 0:
             seps += 1
         if (f & F_TERM) != 0:
@@ -914,6 +941,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, row):
         row[16] = 1.0 if (not term and (_cls(cls_table, lc) & (PUNCT | SYMBOL)) != 0) else 0.0
     row[17] = sentence_ends
     row[18] = glued
+    return key
 
 
 # ------------------------------------------------------------------- page features

@@ -43,9 +43,9 @@ def spec_counts(line: str) -> list[int]:
 
 def scanner_counts(lines: list[str]) -> list[list[int]]:
     cp, starts, ends = cc.layout(lines)
-    slots, index = _token_table()
+    slots, index, shapes = _token_table()
     out = np.zeros((len(lines), len(kernels.TOKEN_KINDS)))
-    tables = (cc.class_table(), cc.flag_table(), cc.lower_table(), slots, index)
+    tables = (cc.class_table(), cc.flag_table(), cc.lower_table(), slots, index, shapes)
     for i in range(len(lines)):
         kernels._tokens(cp, starts[i], ends[i], *tables, out[i])
     return out.astype(int).tolist()
@@ -68,6 +68,19 @@ LINES = [
 
 def test_scanner_counts_what_the_regex_counts():
     assert scanner_counts(LINES) == [spec_counts(x) for x in LINES]
+
+
+def test_every_month_and_currency_word_passes_the_shape_filter():
+    # The filter only lets the scanner skip words no set can hold: each word of the sets,
+    # in any case and wherever it stands, is still found.
+    words = sorted(set(_MONTHS) | set(_CURRENCY_WORDS))
+    lines = [f"{w} 12, on {w.upper()} 3 and {w.title()}." for w in words]
+    counts = scanner_counts(lines)
+    assert counts == [spec_counts(x) for x in lines]
+    kinds = kernels.TOKEN_KINDS
+    assert all(c[kinds.index("date")] + c[kinds.index("currency")] >= 2 for c in counts)
+    _, _, shapes = _token_table()
+    assert 0 < shapes.sum() <= len(words)  # a filter, not everything let through
 
 
 _alphabet = st.sampled_from(
@@ -111,5 +124,6 @@ def test_line_keys_normalise_case_digits_and_spaces():
     lines = ["Posted 12 May  2020 ", "posted 7 may 1999", "Posted 12 May", "  "]
     cp, starts, ends = cc.layout(lines)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
-    keys = [kernels._line_key(cp, starts[i], ends[i], *tables) for i in range(len(lines))]
+    row = np.zeros(kernels.N_STATS)
+    keys = [kernels._char_stats(cp, starts[i], ends[i], *tables, row) for i in range(len(lines))]
     assert keys[0] == keys[1] != keys[2] and keys[3] != keys[0]
