@@ -1227,6 +1227,35 @@ def _block_has_nan(X, b0, m):
     return False
 
 
+@_helper
+def _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out):
+    """Add every tree's leaf value to ``out[b0:b0 + m]`` by walking the rows of one
+    block through the trees (see :func:`tree_scores`)."""
+    thr = nodes.view(np.float64)
+    nan = _block_has_nan(X, b0, m)
+    for t in range(len(roots)):
+        for i in range(m):
+            at[i] = roots[t]
+        for _ in range(depths[t]):
+            if nan:
+                for i in range(m):
+                    nd = at[i]
+                    x = X[b0 + i, nodes[nd, 0]]
+                    # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
+                    # goes left.
+                    go_right = np.int64(not (x <= thr[nd, 3]))
+                    if x != x:
+                        go_right = np.int64(not missing_left[nd])
+                    at[i] = nodes[nd, 1 + go_right]
+            else:
+                for i in range(m):
+                    nd = at[i]
+                    x = X[b0 + i, nodes[nd, 0]]
+                    at[i] = nodes[nd, 1 + np.int64(not (x <= thr[nd, 3]))]
+        for i in range(m):
+            out[b0 + i] += value[at[i]]
+
+
 @njit(cache=True)
 def tree_scores(X, nodes, depths, missing_left, value, roots, base):
     """Raw scores of a validated ensemble: baseline plus one leaf value per tree.
@@ -1243,33 +1272,119 @@ def tree_scores(X, nodes, depths, missing_left, value, roots, base):
     (indices in range, children after their parents, leaves pointing to themselves).
     """
     n = X.shape[0]
-    thr = nodes.view(np.float64)
     out = np.full(n, base, dtype=np.float64)
     at = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
     for b0 in range(0, n, TREE_BLOCK_ROWS):
         m = min(TREE_BLOCK_ROWS, n - b0)
-        nan = _block_has_nan(X, b0, m)
-        for t in range(len(roots)):
-            for i in range(m):
-                at[i] = roots[t]
-            for _ in range(depths[t]):
-                if nan:
-                    for i in range(m):
-                        nd = at[i]
-                        x = X[b0 + i, nodes[nd, 0]]
-                        # sklearn's rule: NaN follows missing_left, otherwise x <= threshold
-                        # goes left.
-                        go_right = np.int64(not (x <= thr[nd, 3]))
-                        if x != x:
-                            go_right = np.int64(not missing_left[nd])
-                        at[i] = nodes[nd, 1 + go_right]
-                else:
-                    for i in range(m):
-                        nd = at[i]
-                        x = X[b0 + i, nodes[nd, 0]]
-                        at[i] = nodes[nd, 1 + np.int64(not (x <= thr[nd, 3]))]
-            for i in range(m):
-                out[b0 + i] += value[at[i]]
+        _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out)
+    return out
+
+
+# ----------------------------------------------------------- trees as leaf masks
+
+
+@njit(cache=True)
+def leaf_ranges(roots, left, right, is_leaf):
+    """Each node's leaves as a range [lo, hi) of its tree's leaves numbered left to right
+    (a leaf is its own range of one), and each tree's number of leaves.
+
+    Only for validated ensembles (every tree a proper tree, children after parents):
+    each node is visited once, from an explicit stack of at most the tree's size.
+    """
+    n = len(left)
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.zeros(n, dtype=np.int64)
+    n_leaves = np.zeros(len(roots), dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    stack = np.empty(n + 1, dtype=np.int64)
+    for t in range(len(roots)):
+        size = 0
+        sp = 1
+        stack[0] = roots[t]
+        while sp > 0:  # preorder, left subtree first: leaves come left to right
+            sp -= 1
+            nd = stack[sp]
+            order[size] = nd
+            size += 1
+            if not is_leaf[nd]:
+                stack[sp] = right[nd]
+                stack[sp + 1] = left[nd]
+                sp += 2
+        count = 0
+        for k in range(size):
+            nd = order[k]
+            if is_leaf[nd]:
+                lo[nd] = count
+                hi[nd] = count + 1
+                count += 1
+        for k in range(size - 1, -1, -1):  # children before their parent
+            nd = order[k]
+            if not is_leaf[nd]:
+                lo[nd] = lo[left[nd]]
+                hi[nd] = hi[right[nd]]
+        n_leaves[t] = count
+    return lo, hi, n_leaves
+
+
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_S58 = np.uint64(58)
+#: Position of the single set bit b of a uint64 from ((b * _DEBRUIJN) >> 58).
+DEBRUIJN_POSITIONS = np.zeros(64, dtype=np.int64)
+for _i in range(64):
+    DEBRUIJN_POSITIONS[((1 << _i) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = _i
+del _i
+
+
+@njit(cache=True)
+def masked_tree_scores(
+    X, split_feature, split_threshold, split_tree, split_mask, leaf_value, leaf_start,
+    nodes, depths, missing_left, value, roots, base, positions, every,
+):  # fmt: skip
+    """The scores of :func:`tree_scores`, found by masking leaves instead of walking.
+
+    Each tree's leaves are bits of one word (``split_mask``'s dtype: 32 or 64 bits),
+    numbered left to right. A split a row does not take to the left (x > threshold)
+    rules out the leaves of its left subtree: its mask clears their bits. After all
+    splits, the lowest bit left is the leaf the walk would reach (QuickScorer, Lucchese
+    et al. 2015). Every split is applied to all rows of a 64-row block at once, without
+    a branch, over a copy of the block's columns (one contiguous row of values per
+    feature), so the compiler vectorises the loop. Splits are sorted by feature, so a
+    column stays in cache for all its splits. Blocks with a NaN are walked by
+    :func:`tree_scores`'s code (NaN follows ``missing_left``, not a comparison). Leaf
+    values are added tree by tree in order, so every score is the walk's bit for bit.
+    ``every``: the mask word with all bits set. Only for validated ensembles whose trees
+    have at most as many leaves as the mask has bits.
+    """
+    n, n_feat = X.shape
+    n_trees = len(roots)
+    rows = TREE_BLOCK_ROWS
+    out = np.full(n, base, dtype=np.float64)
+    at = np.empty(rows, dtype=np.int64)
+    cols = np.zeros((n_feat, rows), dtype=np.float64)
+    alive = np.empty((n_trees, rows), dtype=split_mask.dtype)
+    for b0 in range(0, n, rows):
+        m = min(rows, n - b0)
+        if _block_has_nan(X, b0, m):
+            _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out)
+            continue
+        for i in range(m):
+            for f in range(n_feat):
+                cols[f, i] = X[b0 + i, f]
+        alive[:, :] = every
+        for k in range(len(split_threshold)):
+            thr = split_threshold[k]
+            mask = split_mask[k]
+            bits = alive[split_tree[k]]
+            x = cols[split_feature[k]]
+            for i in range(rows):
+                bits[i] &= mask if x[i] > thr else every
+        for i in range(m):
+            s = out[b0 + i]
+            for t in range(n_trees):
+                v = np.uint64(alive[t, i])
+                lowest = v & (~v + _ONE)
+                s += leaf_value[leaf_start[t] + positions[(lowest * _DEBRUIJN) >> _S58]]
+            out[b0 + i] = s
     return out
 
 

@@ -214,22 +214,74 @@ class TreeEnsemble:
         depths.flags.writeable = False
         return nodes, depths
 
+    @cached_property
+    def mask_arrays(self) -> tuple[np.ndarray, ...] | None:
+        """The splits and leaves :func:`bpclf.kernels.masked_tree_scores` reads, or None
+        when a tree has more than 64 leaves (such ensembles are walked).
+
+        Splits sorted by feature (then threshold, then node): feature, threshold, tree,
+        and the mask clearing the bits of the leaves of the split's left subtree (32-bit
+        words when every tree has at most 32 leaves, as with the default
+        ``max_leaf_nodes = 31``: half the memory traffic, twice the lanes); the leaf
+        values of each tree in left-to-right order, from ``leaf_start[tree]``; the mask
+        word with every bit set.
+        """
+        from bpclf.kernels import leaf_ranges
+
+        lo, hi, n_leaves = leaf_ranges(
+            self.roots.astype(np.int64), self.left.astype(np.int64),
+            self.right.astype(np.int64), self.is_leaf,
+        )  # fmt: skip
+        if n_leaves.max() > 64:
+            return None
+        word = np.uint32 if n_leaves.max() <= 32 else np.uint64
+        offsets = np.append(self.roots.astype(np.int64), self.n_nodes)
+        tree_of = np.repeat(np.arange(self.n_trees), np.diff(offsets))
+        split = np.flatnonzero(~self.is_leaf)
+        order = np.lexsort((split, self.threshold[split], self.feature[split]))
+        split = split[order]
+        left = self.left[split]
+        width = (hi[left] - lo[left]).astype(np.uint64)  # < the tree's leaves: < 64
+        cleared = ((np.uint64(1) << width) - np.uint64(1)) << lo[left].astype(np.uint64)
+        every = word(np.iinfo(word).max)
+        mask = (~cleared).astype(word)  # a 32-bit tree's bits are all in the low word
+        leaf_start = np.append(0, np.cumsum(n_leaves)[:-1]).astype(np.int64)
+        leaves = np.flatnonzero(self.is_leaf)
+        leaf_value = np.empty(int(n_leaves.sum()), dtype=np.float64)
+        leaf_value[leaf_start[tree_of[leaves]] + lo[leaves]] = self.value[leaves]
+        arrays = (
+            self.feature[split].astype(np.int64),
+            np.ascontiguousarray(self.threshold[split]),
+            tree_of[split].astype(np.int64),
+            mask,
+            leaf_value,
+            leaf_start,
+        )
+        for arr in arrays:
+            arr.flags.writeable = False
+        return (*arrays, every)
+
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Raw scores (log-odds of class 1), shape (n_rows,).
 
-        Each row walks every tree from its root to a leaf in compiled code
-        (:func:`bpclf.kernels.tree_scores`); leaf values are added tree by tree in order,
-        as sklearn does, so the scores match sklearn's bit for bit. Only safe on a
-        validated ensemble: validation guarantees every index is in bounds and every
-        walk ends in a leaf.
+        Compiled code finds each row's leaf in every tree, by leaf masks
+        (:func:`bpclf.kernels.masked_tree_scores`, trees of up to 64 leaves: 2-3x faster)
+        or by walking from the root (:func:`bpclf.kernels.tree_scores`); leaf values are
+        added tree by tree in order, as sklearn does, so the scores match sklearn's bit
+        for bit either way. Only safe on a validated ensemble: validation guarantees
+        every index is in bounds, every tree is a proper tree and every walk ends in a
+        leaf.
         """
-        from bpclf.kernels import tree_scores
+        from bpclf.kernels import DEBRUIJN_POSITIONS, masked_tree_scores, tree_scores
 
         X = np.ascontiguousarray(self._check_X(X))
         nodes, depths = self.walk_arrays
-        return tree_scores(
-            X, nodes, depths, self.missing_left, self.value, self.roots, float(self.baseline)
-        )
+        walk = (nodes, depths, self.missing_left, self.value, self.roots, float(self.baseline))
+        masks = self.mask_arrays
+        if masks is None:
+            return tree_scores(X, *walk)
+        *splits, every = masks
+        return masked_tree_scores(X, *splits, *walk, DEBRUIJN_POSITIONS, every)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) per row, shape (n_rows,): the logistic sigmoid of the raw score."""

@@ -159,6 +159,42 @@ def test_blocks_with_and_without_nan_match_sklearn(
     np.testing.assert_array_equal(scores, alone)
 
 
+@pytest.mark.parametrize(
+    ("max_leaf_nodes", "word"), [(31, np.uint32), (48, np.uint64), (None, None)]
+)
+def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
+    """Trees of up to 32 / 64 leaves are scored by leaf masks in 32- / 64-bit words,
+    bigger ones by the walk; either way every score is the walk's, bit for bit, also
+    for values exactly at a split threshold (they go left), infinities, and a block with
+    a NaN (walked)."""
+    from bpclf.kernels import TREE_BLOCK_ROWS, tree_scores
+
+    X, y = _data(5, 3000)
+    leaf = 2 if max_leaf_nodes is None else 5
+    model = HistGradientBoostingClassifier(
+        max_iter=12, random_state=0, max_leaf_nodes=max_leaf_nodes, min_samples_leaf=leaf
+    ).fit(X, y)
+    ens = TreeEnsemble.from_sklearn(model)
+    masks = ens.mask_arrays
+    if word is None:
+        assert masks is None
+    else:
+        assert masks[3].dtype == word and ens.mask_arrays is masks
+    rng = np.random.default_rng(6)
+    Xt = rng.normal(scale=2.0, size=(7 * TREE_BLOCK_ROWS + 5, N_FEATURES))
+    split = np.flatnonzero(~ens.is_leaf)
+    pick = split[rng.integers(0, len(split), size=2000)]
+    Xt[rng.integers(0, len(Xt), size=2000), ens.feature[pick]] = ens.threshold[pick]
+    Xt[rng.random(Xt.shape) < 0.02] = np.inf
+    Xt[rng.random(Xt.shape) < 0.02] = -np.inf
+    Xt[6 * TREE_BLOCK_ROWS + 3, 2] = np.nan
+    nodes, depths = ens.walk_arrays
+    walk = (nodes, depths, ens.missing_left, ens.value, ens.roots, float(ens.baseline))
+    walked = tree_scores(Xt, *walk)
+    np.testing.assert_array_equal(ens.decision_function(Xt), walked)
+    np.testing.assert_allclose(walked, model.decision_function(Xt), atol=1e-9)
+
+
 def test_walk_arrays_are_built_once(ensemble: TreeEnsemble):
     nodes, depths = ensemble.walk_arrays
     assert ensemble.walk_arrays[0] is nodes
