@@ -365,8 +365,9 @@ class FeatureExtractor:
         """The (n_lines, n_features) matrix for all lines of ``pages``.
 
         ``extra_columns`` zero columns are added at the end for the caller to fill (the
-        classifier's lexical block): each block is written into one matrix, never
-        stacked into a second one. ``layout``: :meth:`layout` of the same pages, when
+        classifier's lexical block): every block is written into one matrix (the base,
+        page-level and context blocks straight into their columns, the others copied
+        there), never stacked into a second one. ``layout``: :meth:`layout` of the same pages, when
         the caller needs it too.
         """
         lay = layout if layout is not None else self.layout(pages)
@@ -376,19 +377,21 @@ class FeatureExtractor:
         X = np.zeros((n, self.n_features + extra_columns), dtype=np.float64)
         if n == 0:
             return X
-        base, line_keys = self._base_features(lay, langs)
         col = 0
 
-        def put(block: np.ndarray) -> None:
+        def block(width: int) -> np.ndarray:
+            """The next ``width`` columns of X, for a step to write its block into."""
             nonlocal col
-            X[:, col : col + block.shape[1]] = block
-            col += block.shape[1]
+            col += width
+            return X[:, col - width : col]
 
-        put(base)
-        glob = self._global_features(lay, base, langs, line_keys)
-        put(glob)
-        for block in self._context_blocks(lay, base):
-            put(block)
+        def put(values: np.ndarray) -> None:
+            block(values.shape[1])[:] = values
+
+        base = block(len(self.base_names))
+        line_keys = self._base_features(lay, langs, base)
+        glob = self._global_features(lay, base, langs, line_keys, block(len(_GLOBAL_NAMES)))
+        self._context_blocks(lay, base, block(len(self._offsets) * len(self._ctx_index)))
         if self.config.page_profile:
             put(self._page_profile(lay, base, glob))
         if self.config.markup_features:
@@ -414,9 +417,10 @@ class FeatureExtractor:
 
     # -- per-line features from characters and words (one compiled pass) ---------------
     def _base_features(
-        self, lay: _Layout, langs: Sequence[str | None]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Base feature block and the normalised-line keys (for repetition)."""
+        self, lay: _Layout, langs: Sequence[str | None], out: np.ndarray
+    ) -> np.ndarray:
+        """Write the base feature block into ``out``; return the normalised-line keys (for
+        repetition)."""
         cfg = self.config
         page_langs = list(langs)
         sw_lang = self.stopwords.table.language_ids(page_langs)[lay.page]
@@ -466,24 +470,32 @@ class FeatureExtractor:
         feats["appeal_phrase"] = (appeal > 0).astype(float)
         feats["short"] = (n_words <= cfg.short_line_words).astype(float)
         feats["empty"] = (n_words == 0).astype(float)
-        return np.column_stack([feats[name] for name in self.base_names]), keys
+        for j, name in enumerate(self.base_names):
+            out[:, j] = feats[name]
+        return keys
 
     def _global_features(
-        self, lay: _Layout, base: np.ndarray, langs: Sequence[str | None], line_keys: np.ndarray
+        self,
+        lay: _Layout,
+        base: np.ndarray,
+        langs: Sequence[str | None],
+        line_keys: np.ndarray,
+        out: np.ndarray,
     ) -> np.ndarray:
         """Page-level features (:data:`_GLOBAL_NAMES`), in one compiled pass per page
-        (:func:`bpclf.kernels.global_block`)."""
+        (:func:`bpclf.kernels.global_block`), written into ``out`` (returned)."""
         cfg = self.config
         index = {name: i for i, name in enumerate(self.base_names)}
         used = ("phrase_count", "short", "ends_terminal", "n_words", "empty", "stopword_share")
         cols = np.array([index[f] for f in (*used, "log_chars")], dtype=np.int64)
         appeal = [index[f"phrase_{c}"] for c in cfg.appeal_categories if f"phrase_{c}" in index]
         known = (self.stopwords.table.language_ids(list(langs)) >= 0).astype(np.float64)
-        return kernels.global_block(
+        kernels.global_block(
             base, cols, np.array(appeal, dtype=np.int64), lay.starts, lay.ends,
             lay.page_start, lay.page_len, line_keys, np.log1p(lay.page_len), known[lay.page],
-            cfg.context_window, cfg.max_distance,
+            cfg.context_window, cfg.max_distance, out,
         )  # fmt: skip
+        return out
 
     def _page_profile(self, lay: _Layout, base: np.ndarray, glob: np.ndarray) -> np.ndarray:
         """What kind of page the line is on (:data:`PROFILE_NAMES`): shares of its
@@ -518,14 +530,15 @@ class FeatureExtractor:
         std = np.sqrt(page_sum(deviation**2)[lay.page] / lay.page_len)
         return np.column_stack([*cols, std, ellipsis])
 
-    def _context_blocks(self, lay: _Layout, base: np.ndarray) -> list[np.ndarray]:
-        """Selected features of the lines at each offset; -1 where the page has no line.
+    def _context_blocks(self, lay: _Layout, base: np.ndarray, out: np.ndarray) -> None:
+        """Selected features of the lines at each offset, -1 where the page has no line,
+        written into ``out``.
 
         One block for all offsets (offset-major, as the feature names), from one compiled
         pass (:func:`bpclf.kernels.context_block`)."""
         cols = np.array(self._ctx_index, dtype=np.int64)
         offsets = np.array(self._offsets, dtype=np.int64)
-        return [kernels.context_block(base, cols, offsets, lay.page_start, lay.page_len)]
+        kernels.context_block(base, cols, offsets, lay.page_start, lay.page_len, out)
 
 
 PROFILE_NAMES = [
@@ -546,12 +559,19 @@ _DOT, _ELLIPSIS, _CLOSE = ord("."), 0x2026, ord("]")
 
 def _ends_with_ellipsis(lay: _Layout) -> np.ndarray:
     """Lines ending in "…", "..." or "...]" / "…]" (a cut teaser, "[...]")."""
-    cp = np.concatenate([np.zeros(3, dtype=lay.cp.dtype), lay.cp])  # room before line 0
-    e = lay.ends + 3
+    cp = lay.cp
+    if len(cp) == 0:  # only empty lines
+        return np.zeros(len(lay.ends))
+
+    def back(k: int) -> np.ndarray:  # the k-th character before e (0 before the text)
+        i = e - k
+        return np.where(i >= 0, cp[np.maximum(i, 0)], 0)
+
+    e = lay.ends
     filled = lay.ends > lay.starts
-    e = np.where((cp[e - 1] == _CLOSE) & filled, e - 1, e)
-    last = cp[e - 1]
-    dots = (cp[e - 1] == _DOT) & (cp[e - 2] == _DOT) & (cp[e - 3] == _DOT)
+    e = np.where((back(1) == _CLOSE) & filled, e - 1, e)
+    last = back(1)
+    dots = (last == _DOT) & (back(2) == _DOT) & (back(3) == _DOT)
     return (filled & ((last == _ELLIPSIS) | dots)).astype(np.float64)
 
 

@@ -997,9 +997,10 @@ def _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count,
 @njit(cache=True)
 def global_block(
     base, cols, appeal_cols, starts, ends, page_start, page_len, keys, log_page_lines,
-    known, window, cap,
+    known, window, cap, out,
 ):  # fmt: skip
-    """The page-level block of bpclf.features (columns as ``features._GLOBAL_NAMES``).
+    """The page-level block of bpclf.features (columns as ``features._GLOBAL_NAMES``),
+    written into ``out`` (n, 23): a view of the feature matrix, so no copy follows.
 
     ``base``: the base feature block; ``cols``: its columns phrase_count, short,
     ends_terminal, n_words, empty, stopword_share, log_chars; ``appeal_cols``: the
@@ -1011,7 +1012,6 @@ def global_block(
     c_phrase, c_short, c_term, c_words, c_empty, c_sw, c_log = (
         cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
     )  # fmt: skip
-    out = np.empty((n, 23), dtype=np.float64)
     phrase = np.empty(n, dtype=np.bool_)
     appeal = np.empty(n, dtype=np.bool_)
     short = np.empty(n, dtype=np.bool_)
@@ -1125,16 +1125,15 @@ def global_block(
             out[i, 21] = log_mean
             out[i, 22] = known[i]
         s = e
-    return out
 
 
 @njit(cache=True)
-def context_block(base, cols, offsets, page_start, page_len):
+def context_block(base, cols, offsets, page_start, page_len, out):
     """Columns ``cols`` of ``base`` at each line offset (offset-major: all columns of
-    the first offset, then the next), -1 where the offset leaves the line's page."""
+    the first offset, then the next), -1 where the offset leaves the line's page;
+    written into ``out`` (n, len(offsets) * len(cols))."""
     n = base.shape[0]
     k = len(cols)
-    out = np.empty((n, len(offsets) * k), dtype=np.float64)
     for i in range(n):
         s = page_start[i]
         e = s + page_len[i]
@@ -1146,7 +1145,6 @@ def context_block(base, cols, offsets, page_start, page_len):
             else:
                 for c in range(k):
                     out[i, o * k + c] = -1.0
-    return out
 
 
 @njit(cache=True)
