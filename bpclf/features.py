@@ -224,7 +224,9 @@ def _token_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cp, starts, ends = cc.layout(words)
     keys = kernels.word_keys(cp, starts, ends, cc.class_table(), cc.lower_table(), salts)
     slots, index = kernels.build_table(keys[keys != 0])
-    starters = [w for _, ws in sets[:1] + sets[2:3] for w in ws]
+    starters = [
+        w for sid, ws in sets if sid in (kernels.SET_MONTH, kernels.SET_CURRENCY) for w in ws
+    ]
     cp, starts, ends = cc.layout(starters)
     shapes = kernels.shape_filter(cp, starts, ends, cc.class_table(), cc.lower_table())
     return slots, index, shapes
