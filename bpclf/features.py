@@ -369,8 +369,8 @@ class FeatureExtractor:
         ``extra_columns`` zero columns are added at the end for the caller to fill (the
         classifier's lexical block): every block is written into one matrix (the base,
         page-level and context blocks straight into their columns, the others copied
-        there), never stacked into a second one. ``layout``: :meth:`layout` of the same pages, when
-        the caller needs it too.
+        there), never stacked into a second one. ``layout``: :meth:`layout` of the same
+        pages, when the caller needs it too.
         """
         lay = layout if layout is not None else self.layout(pages)
         if langs is None:
@@ -565,15 +565,15 @@ def _ends_with_ellipsis(lay: _Layout) -> np.ndarray:
     if len(cp) == 0:  # only empty lines
         return np.zeros(len(lay.ends))
 
-    def back(k: int) -> np.ndarray:  # the k-th character before e (0 before the text)
-        i = e - k
+    def before(end: np.ndarray, k: int) -> np.ndarray:
+        """The k-th character before each ``end`` (0 before the start of the text)."""
+        i = end - k
         return np.where(i >= 0, cp[np.maximum(i, 0)], 0)
 
-    e = lay.ends
     filled = lay.ends > lay.starts
-    e = np.where((back(1) == _CLOSE) & filled, e - 1, e)
-    last = back(1)
-    dots = (last == _DOT) & (back(2) == _DOT) & (back(3) == _DOT)
+    end = np.where((before(lay.ends, 1) == _CLOSE) & filled, lay.ends - 1, lay.ends)
+    last = before(end, 1)
+    dots = (last == _DOT) & (before(end, 2) == _DOT) & (before(end, 3) == _DOT)
     return (filled & ((last == _ELLIPSIS) | dots)).astype(np.float64)
 
 

@@ -1229,11 +1229,11 @@ def _block_has_nan(X, b0, m):
 
 
 @_helper
-def _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out):
+def _walk_block(X, b0, m, nan, nodes, depths, missing_left, value, roots, at, out):
     """Add every tree's leaf value to ``out[b0:b0 + m]`` by walking the rows of one
-    block through the trees (see :func:`tree_scores`)."""
+    block through the trees (see :func:`tree_scores`); ``nan``: whether the block has a
+    NaN (then the NaN rule is applied at every step)."""
     thr = nodes.view(np.float64)
-    nan = _block_has_nan(X, b0, m)
     for t in range(len(roots)):
         for i in range(m):
             at[i] = roots[t]
@@ -1277,7 +1277,8 @@ def tree_scores(X, nodes, depths, missing_left, value, roots, base):
     at = np.empty(TREE_BLOCK_ROWS, dtype=np.int64)
     for b0 in range(0, n, TREE_BLOCK_ROWS):
         m = min(TREE_BLOCK_ROWS, n - b0)
-        _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out)
+        nan = _block_has_nan(X, b0, m)
+        _walk_block(X, b0, m, nan, nodes, depths, missing_left, value, roots, at, out)
     return out
 
 
@@ -1366,7 +1367,7 @@ def masked_tree_scores(
     for b0 in range(0, n, rows):
         m = min(rows, n - b0)
         if _block_has_nan(X, b0, m):
-            _walk_block(X, b0, m, nodes, depths, missing_left, value, roots, at, out)
+            _walk_block(X, b0, m, True, nodes, depths, missing_left, value, roots, at, out)
             continue
         for i in range(m):
             for f in range(n_feat):
