@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -50,6 +50,8 @@ _COMPACT = (",", ":")
 #: UTF-8 of DEL, U+2028 and U+2029, and of the C1 controls (U+0080-U+009F).
 _UNSAFE_UTF8 = (b"\x7f", "\u2028".encode(), "\u2029".encode())
 _C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
+#: The ASCII bytes below DEL: none is part of an unsafe character's UTF-8.
+_SAFE_ASCII = bytes(range(0x7F))
 
 #: What a parser does with a bad record: raise (stop the run) or report it and go on.
 OnBadRecord = Callable[[DataError], None]
@@ -85,17 +87,44 @@ def dumps(obj: Any, *, spaced: bool = False) -> str:
     """
     if not spaced:
         with contextlib.suppress(TypeError):
-            data = orjson.dumps(obj)
-            # Searches for literal bytes run at memchr speed, a character-class regex
-            # over the decoded text does not: test the UTF-8 forms of the unsafe ones.
-            if not any(b in data for b in _UNSAFE_UTF8) and not _C1_UTF8.search(data):
-                return data.decode("utf-8")
-            return _escape_unsafe(data.decode("utf-8"))
+            return _escaped(orjson.dumps(obj))
     separators = (", ", ": ") if spaced else _COMPACT
     text = json.dumps(obj, ensure_ascii=False, separators=separators)
     if _SURROGATE.search(text):
         return json.dumps(obj, separators=separators)
     return _escape_unsafe(text)
+
+
+def dumps_lines(objs: Sequence[Any]) -> str:
+    """``dumps(obj) + "\\n"`` of every object, joined: the same text, with one test for
+    characters to escape and one decoding for all of them (a batch of output records)."""
+    try:
+        parts = [orjson.dumps(obj) for obj in objs]
+    except TypeError:
+        return "".join(dumps(obj) + "\n" for obj in objs)
+    parts.append(b"")
+    data = b"\n".join(parts)
+    if not _has_unsafe(data):
+        return data.decode("utf-8")
+    return "".join(_escaped(part) + "\n" for part in parts[:-1])
+
+
+def _escaped(data: bytes) -> str:
+    """orjson's UTF-8 output as text, with the characters :func:`dumps` escapes escaped."""
+    text = data.decode("utf-8")
+    return _escape_unsafe(text) if _has_unsafe(data) else text
+
+
+def _has_unsafe(data: bytes) -> bool:
+    """Whether valid UTF-8 ``data`` holds DEL, a C1 control, U+2028 or U+2029.
+
+    Searches for literal bytes run at memchr speed, a character-class regex over decoded
+    text does not; and they run over the non-ASCII bytes only (a few percent of most
+    text): deleting ASCII bytes joins whole characters, so no unsafe character appears or
+    disappears.
+    """
+    rest = data.translate(None, _SAFE_ASCII)
+    return any(b in rest for b in _UNSAFE_UTF8) or _C1_UTF8.search(rest) is not None
 
 
 def _escape_unsafe(text: str) -> str:
@@ -176,7 +205,11 @@ def rename_fields(record: dict[str, Any], text_field: str, id_field: str) -> dic
     return record
 
 
-def page_json(page: Page, proba: Iterable[float] | None = None, digits: int = 4) -> str:
+#: Decimal digits of the probabilities in JSONL output.
+PROBA_DIGITS = 4
+
+
+def page_json(page: Page, proba: Iterable[float] | None = None, digits: int = PROBA_DIGITS) -> str:
     """One JSONL line for a page (with ``boilerplate_proba`` when given)."""
     record: dict[str, Any] = page.to_record()
     if proba is not None:

@@ -505,7 +505,7 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     """Classify ``pages`` and put their output text and counts in ``result``."""
     from bpclf import api
-    from bpclf.writers import render, text_body
+    from bpclf.writers import jsonl_text, render, text_body
 
     preds = api.predict(
         pages,
@@ -514,17 +514,23 @@ def _render(pages: list[Page], job: _Job, result: _Result) -> None:
         batch_lines=job.batch_lines,
         split_glued=job.split_glued,
     )
-    texts: list[str] = []
     if job.fmt == "text":
         for p in preds:
             n, b = len(p.labels), int(p.labels.sum())
             result.pieces.append((p.page.id, text_body(p), n, b))
             _count(result, n, b)
+        return
+    if job.fmt == "jsonl":
+        done = list(preds)
+        result.text = jsonl_text(done)
     else:
+        done, texts = [], []
         for p, text in render(preds, job.fmt):
+            done.append(p)
             texts.append(text)
-            _count(result, len(p.labels), int(p.labels.sum()))
-    result.text = "".join(texts)
+        result.text = "".join(texts)
+    for p in done:
+        _count(result, len(p.labels), int(p.labels.sum()))
 
 
 def _count(result: _Result, lines: int, boilerplate: int) -> None:

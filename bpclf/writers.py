@@ -22,7 +22,7 @@ import numpy as np
 
 from bpclf.corpus import SITE_LINES_KEY, SITE_PAGES_KEY
 from bpclf.errors import DataError, UsageError
-from bpclf.formats import format_labelled, page_json, printable
+from bpclf.formats import PROBA_DIGITS, dumps_lines, format_labelled, page_json, printable
 from bpclf.html import MARKUP_KEY
 from bpclf.parallel import Rendered
 
@@ -83,6 +83,26 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
             yield p, format_labelled(_shown(p.page), p.labels, p.proba) + "\n"
     else:
         raise ValueError(f"unknown output format {fmt!r}")
+
+
+def jsonl_text(preds: Sequence[Prediction]) -> str:
+    """The ``jsonl`` output of ``preds``: what :func:`render` gives, joined, with the
+    probabilities rounded and the records serialised for the whole batch at once (a
+    worker's batch of pages, bpclf.parallel)."""
+    if not preds:
+        return ""
+    proba = np.concatenate([np.asarray(p.proba, dtype=np.float64) for p in preds])
+    rounded = np.round(proba, PROBA_DIGITS).tolist()
+    records = []
+    start = 0
+    for p in preds:
+        shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
+        record = shown.to_record()
+        stop = start + len(p.proba)
+        record["boilerplate_proba"] = rounded[start:stop]
+        records.append(record)
+        start = stop
+    return dumps_lines(records)
 
 
 def text_body(p: Prediction) -> str:

@@ -4,6 +4,8 @@ import pytest
 
 from bpclf.errors import DataError
 from bpclf.formats import (
+    _UNSAFE_IN_JSON,
+    _has_unsafe,
     format_labelled,
     looks_labelled_text,
     page_json,
@@ -95,3 +97,15 @@ def test_page_json_carries_probabilities():
 def test_sniffing():
     assert looks_labelled_text('# c\n\n@page {"id": 1}\n')
     assert not looks_labelled_text("Just a page\n@page later")
+
+
+def test_unsafe_byte_test_matches_the_character_class():
+    """The byte-level test (ASCII deleted first) finds exactly the characters the text
+    escape replaces, whatever surrounds them."""
+    specials = ["\x7e", "\x7f", "\x80", "\x85", "\x9f", "\xa0", "\xc2", "\u0100", "\u2027",
+                "\u2028", "\u2029", "\u202a", "\u20ac", "\U0001f600", "é"]  # fmt: skip
+    for a in specials:
+        for b in specials:
+            for text in (a + b, f"x{a}y{b}z", f"{a} {b}", "é" + a + "ü"):
+                data = text.encode("utf-8")
+                assert _has_unsafe(data) == bool(_UNSAFE_IN_JSON.search(text)), repr(text)

@@ -7,7 +7,7 @@ import pytest
 from bpclf.api import Prediction
 from bpclf.errors import DataError
 from bpclf.pages import Page
-from bpclf.writers import open_output, write_predictions
+from bpclf.writers import jsonl_text, open_output, render, write_predictions
 
 
 def _preds():
@@ -75,3 +75,28 @@ def test_parquet_output_keeps_columns(tmp_path):
     assert table[1]["lines"] == [] and table[1]["url"] == "v"
     assert "late" not in table[1]  # not in the first batch's schema: reported, left out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]
+
+
+def _mixed_preds():
+    """Pages with every kind of text the JSONL writer treats specially."""
+    pages = [
+        Page("plain", ["Title", "Crème brûlée, 12 €"], lang="fr"),
+        Page("unsafe", ["del\x7f", "c1\x85 \x9f", "ls\u2028", "ps\u2029", "ok \u00c2\u0080?"]),
+        Page("lone", ["half \ud800 surrogate"]),
+        Page("big", ["x"], extra={"n": 2**70}),
+        Page("empty", []),
+    ]
+    rng = np.random.default_rng(0)
+    return [Prediction(p, rng.integers(0, 2, len(p)), rng.random(len(p))) for p in pages]
+
+
+@pytest.mark.parametrize(
+    "pick", [[0], [0, 4], [0, 1], [1], [0, 2], [3, 0], [0, 1, 2, 3, 4], [4], []]
+)
+def test_batch_jsonl_is_the_per_page_rendering(pick):
+    preds = [_mixed_preds()[i] for i in pick]
+    expected = "".join(text for _, text in render(preds, "jsonl"))
+    assert jsonl_text(preds) == expected
+    assert expected.count("\n") == len(pick)
+    if 1 in pick:  # unsafe characters are escaped, in the batch as on their own
+        assert "\\u007f" in expected and "\\u2028" in expected and "\\u0085" in expected
