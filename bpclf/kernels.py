@@ -217,11 +217,13 @@ def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
             i += 1
             continue
         j = i
+        h = _OFFSET  # _word_hash(cp, i, j, lower_table), in the same walk
         while j < e and _in_word(cls_table, cp[j]):
+            h = _mix(h, np.uint64(_low(lower_table, cp[j])))
             j += 1
         w_start[n] = i
         w_end[n] = j
-        w_hash[n] = _word_hash(cp, i, j, lower_table)
+        w_hash[n] = h
         n += 1
         i = j
     for k in range(n):
@@ -648,6 +650,27 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
 
 
 @_helper
+def _inner_start(cp, p, e, flag_table, lower_table):
+    """Whether a token can start at p inside a word: a digit (phone numbers), or the
+    first letter of "http" or "www" (URLs, which need at least that much)."""
+    lc = _low(lower_table, cp[p])
+    if lc == 104:
+        return (
+            p + 3 < e
+            and _low(lower_table, cp[p + 1]) == 116
+            and _low(lower_table, cp[p + 2]) == 116
+            and _low(lower_table, cp[p + 3]) == 112
+        )
+    if lc == 119:
+        return (
+            p + 2 < e
+            and _low(lower_table, cp[p + 1]) == 119
+            and _low(lower_table, cp[p + 2]) == 119
+        )
+    return _dec(flag_table, cp[p])
+
+
+@_helper
 def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, out_row):
     p = s
     while p < e:
@@ -661,12 +684,12 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, 
             p = end
         elif _rx_w(cls_table, c):
             # Nothing starts here; further inside the word only "http"/"www" and phone
-            # numbers can start (at an h, a w or a digit): jump to the next one (or to
-            # the end of the word). Every position skipped would give (-1, -1).
+            # numbers can start (at "http", "www" or a digit): jump to the next such
+            # place (or to the end of the word). Every position skipped would give
+            # (-1, -1); the h of "the" or the w of "show" is not even tried.
             p += 1
             while p < e and _rx_w(cls_table, cp[p]):
-                lc = _low(lower_table, cp[p])
-                if lc == 104 or lc == 119 or _dec(flag_table, cp[p]):
+                if _inner_start(cp, p, e, flag_table, lower_table):
                     break
                 p += 1
         else:

@@ -61,6 +61,8 @@ LINES = [
     "12 комментариев, 3 Kommentare, 4 reviews_, 1 comment.",
     "user@host no tld @ alone a@b.c trailing.@x.y",
     "Tel. 0800 123 456 78 — Fax: 0800-123-45-67",
+    "inside words: whttp://a.b ahttps://q.c thewww.x.org XHTTP://Y.Z hhttp:// wwwwx www",
+    "with the show, http, htt://, wwhat; ahttp; 12abc34 5678901234",
     "",
     "   ",
 ]
