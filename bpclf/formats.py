@@ -138,7 +138,7 @@ def printable(line: str) -> str:
 
 # -- JSONL --------------------------------------------------------------------------------
 def parse_jsonl(
-    text: str | Iterable[str],
+    text: str | Iterable[str] | Iterable[bytes],
     source: str,
     *,
     require_labels: bool = False,
@@ -146,19 +146,46 @@ def parse_jsonl(
     id_field: str = "id",
     on_bad_record: OnBadRecord = stop_on_bad_record,
     start: int = 1,
+    on_invalid: Callable[[int, int], None] | None = None,
 ) -> Iterator[Page]:
     """Pages of a JSONL document; blank lines are skipped, bad lines go to ``on_bad_record``.
 
     ``text_field`` / ``id_field`` name the keys holding the page text and id when they
     are not ``text`` / ``id``. ``on_bad_record`` raises by default; a policy that returns
     instead skips the line (each line is one record, so the next one is unaffected).
+
+    Lines may also be UTF-8 bytes (a shard of a file, bpclf.parallel): orjson parses
+    them as they are, which is much faster than decoding the text first, and checks
+    the UTF-8 as it goes. Only a line it refuses is decoded; undecodable bytes become
+    U+FFFD and the first such line is reported to ``on_invalid(line, byte)``.
     """
     lines = text.split("\n") if isinstance(text, str) else text
+    report = on_invalid
+
+    def as_text(raw: bytes, lineno: int) -> str:
+        nonlocal report
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if report is not None:
+                report(lineno, exc.start)
+                report = None
+            return raw.decode("utf-8", errors="replace")
+
     for lineno, raw in enumerate(lines, start):
         if not raw.strip():
             continue
         try:
-            record = loads(raw)
+            if isinstance(raw, bytes):
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raw = as_text(raw, lineno)
+                    if not raw.strip():  # Unicode spaces only: blank, as in text
+                        continue
+                    record = loads(raw)
+            else:
+                record = loads(raw)
             if isinstance(record, dict):
                 record = rename_fields(record, text_field, id_field)
             page = page_from_record(

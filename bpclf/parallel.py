@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bpclf.errors import DataError
-from bpclf.formats import stop_on_bad_record
+from bpclf.formats import parse_jsonl, stop_on_bad_record
 from bpclf.pages import Page, batched
 from bpclf.readers import (
     SkipLog,
-    decoded,
     decoded_lines,
     detect_format,
     expand_paths,
@@ -474,27 +473,21 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
     """The pages of a shard up to its end, or under ``on_error="stop"`` up to its first
     bad record (then ``result.error``); skipped records go to ``result.skipped``,
     the first undecodable line to ``result.invalid_utf8``."""
-    try:
-        lines: Iterable[str] = shard.data.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
 
-        def invalid(line: int, byte: int) -> None:
-            result.invalid_utf8 = (shard.source, line, byte)
+    def invalid(line: int, byte: int) -> None:
+        result.invalid_utf8 = (shard.source, line, byte)
 
-        lines = decoded(
-            shard.data.split(b"\n"), shard.source, start=shard.start, on_invalid=invalid
-        )
     pages: list[Page] = []
     try:
         pages.extend(
-            text_pages(
-                lines,
+            parse_jsonl(
+                shard.data.split(b"\n"),
                 shard.source,
-                "jsonl",
                 text_field=job.text_field,
                 id_field=job.id_field,
                 on_bad_record=result.skipped.append if job.skipping else stop_on_bad_record,
                 start=shard.start,
+                on_invalid=invalid,
             )
         )
     except DataError as exc:

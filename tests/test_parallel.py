@@ -3,6 +3,7 @@ the predictions in one process, errors reported in input order."""
 
 import gzip
 import io
+import json
 import logging
 
 import pytest
@@ -352,3 +353,34 @@ def test_split_glued_lines_are_the_same_in_shards(tiny_model, tmp_path, fmt):
     expected = serial([path], tiny_model, fmt, split_glued=True)
     assert expected != serial([path], tiny_model, fmt)  # splitting changed something
     assert sharded([path], tiny_model, fmt, split_glued=True, jobs=2, shard_bytes=300) == expected
+
+
+def test_shards_parsed_as_bytes_read_what_decoded_text_reads(tiny_model, tmp_path):
+    """Shards go to orjson as bytes, decoded only when it refuses a line: lines of
+    Unicode spaces alone are blank (skipped, as str.strip() says), undecodable and
+    broken lines are skipped at the same line numbers as when reading decoded text."""
+    from bpclf.readers import SkipLog
+
+    raw = [
+        b'{"id": "a", "lines": ["Caf\xc3\xa9 news.", "Music"]}',
+        "\u00a0\u2028 \u3000".encode(),
+        b"\x1c\x1d\x1e\x1f",  # separators: str.strip() removes them, bytes.strip() not
+        b"\x85",  # not UTF-8 on its own: a U+FFFD, then broken JSON
+        b" \t\r",
+        b'{"id": "b", "lines": ["x\xff"]}',
+        b'{"id": "c" "lines": []}',
+        "\ufeff".encode(),
+        b'{"id": "d", "text": "Last \\u00e9 line\\r\\nHome"}\r',
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(raw) + b"\n")
+    outs = []
+    for run in (serial, lambda *a, **k: sharded(*a, shard_bytes=40, **k)):
+        skipped = SkipLog()
+        outs.append(
+            (run([path], tiny_model, "jsonl", on_error="skip", skipped=skipped), skipped.seen)
+        )
+    assert outs[0] == outs[1]
+    text, seen = outs[1]
+    assert [json.loads(x)["id"] for x in text.splitlines()] == ["a", "b", "d"]
+    assert sorted(line for _, line, _ in seen) == [4, 7, 8]  # "\x85", broken JSON, a BOM
