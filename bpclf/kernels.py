@@ -1223,6 +1223,11 @@ def neighbour_block(values, sizes, window, missing):
 #: Rows scored together, tree by tree: a tree's nodes stay in the first-level cache while
 #: the rows of a block go through it.
 TREE_BLOCK_ROWS = 64
+#: Rows the leaf-mask scorer applies each split to at once: its per-block state (the
+#: block's columns, a mask per tree and row) still fits the second-level cache, and
+#: fewer blocks mean fewer passes over the splits (256 rows: 8-13% faster than 64,
+#: 512 slower; measured on the default model).
+MASK_BLOCK_ROWS = 256
 
 
 @njit(cache=True)
@@ -1371,9 +1376,9 @@ def masked_tree_scores(
     numbered left to right. A split a row does not take to the left (x > threshold)
     rules out the leaves of its left subtree: its mask clears their bits. After all
     splits, the lowest bit left is the leaf the walk would reach (QuickScorer, Lucchese
-    et al. 2015). Every split is applied to all rows of a 64-row block at once, without
-    a branch, over a copy of the block's columns (one contiguous row of values per
-    feature), so the compiler vectorises the loop. Splits are sorted by feature, so a
+    et al. 2015). Every split is applied to all rows of a block (:data:`MASK_BLOCK_ROWS`)
+    at once, without a branch, over a copy of the block's columns (one contiguous row of
+    values per feature), so the compiler vectorises the loop. Splits are sorted by feature, so a
     column stays in cache for all its splits. Blocks with a NaN are walked by
     :func:`tree_scores`'s code (NaN follows ``missing_left``, not a comparison). Leaf
     values are added tree by tree in order, so every score is the walk's bit for bit.
@@ -1382,7 +1387,7 @@ def masked_tree_scores(
     """
     n, n_feat = X.shape
     n_trees = len(roots)
-    rows = TREE_BLOCK_ROWS
+    rows = MASK_BLOCK_ROWS
     out = np.full(n, base, dtype=np.float64)
     at = np.empty(rows, dtype=np.int64)
     cols = np.zeros((n_feat, rows), dtype=np.float64)

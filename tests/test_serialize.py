@@ -167,7 +167,7 @@ def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     bigger ones by the walk; either way every score is the walk's, bit for bit, also
     for values exactly at a split threshold (they go left), infinities, and a block with
     a NaN (walked)."""
-    from bpclf.kernels import TREE_BLOCK_ROWS, tree_scores
+    from bpclf.kernels import MASK_BLOCK_ROWS, tree_scores
 
     X, y = _data(5, 3000)
     leaf = 2 if max_leaf_nodes is None else 5
@@ -181,13 +181,13 @@ def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     else:
         assert masks[3].dtype == word and ens.mask_arrays is masks
     rng = np.random.default_rng(6)
-    Xt = rng.normal(scale=2.0, size=(7 * TREE_BLOCK_ROWS + 5, N_FEATURES))
+    Xt = rng.normal(scale=2.0, size=(3 * MASK_BLOCK_ROWS + 5, N_FEATURES))
     split = np.flatnonzero(~ens.is_leaf)
     pick = split[rng.integers(0, len(split), size=2000)]
     Xt[rng.integers(0, len(Xt), size=2000), ens.feature[pick]] = ens.threshold[pick]
     Xt[rng.random(Xt.shape) < 0.02] = np.inf
     Xt[rng.random(Xt.shape) < 0.02] = -np.inf
-    Xt[6 * TREE_BLOCK_ROWS + 3, 2] = np.nan
+    Xt[2 * MASK_BLOCK_ROWS + 3, 2] = np.nan  # the third block is walked, the others not
     nodes, depths = ens.walk_arrays
     walk = (nodes, depths, ens.missing_left, ens.value, ens.roots, float(ens.baseline))
     walked = tree_scores(Xt, *walk)
