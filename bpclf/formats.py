@@ -95,18 +95,18 @@ def dumps(obj: Any, *, spaced: bool = False) -> str:
     return _escape_unsafe(text)
 
 
-def dumps_lines(objs: Sequence[Any]) -> str:
-    """``dumps(obj) + "\\n"`` of every object, joined: the same text, with one test for
-    characters to escape and one decoding for all of them (a batch of output records)."""
+def dumps_lines(objs: Sequence[Any]) -> bytes:
+    """The UTF-8 of ``dumps(obj) + "\\n"`` for every object, joined (a batch of output
+    records): one test for characters to escape for all of them, and no decoding."""
     try:
         parts = [orjson.dumps(obj) for obj in objs]
     except TypeError:
-        return "".join(dumps(obj) + "\n" for obj in objs)
+        return "".join(dumps(obj) + "\n" for obj in objs).encode("utf-8")
     parts.append(b"")
     data = b"\n".join(parts)
     if not _has_unsafe(data):
-        return data.decode("utf-8")
-    return "".join(_escaped(part) + "\n" for part in parts[:-1])
+        return data
+    return "".join(_escaped(part) + "\n" for part in parts[:-1]).encode("utf-8")
 
 
 def _escaped(data: bytes) -> str:

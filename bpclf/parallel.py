@@ -226,14 +226,47 @@ class _End:
 _MARKERS = (_Failed, _End)
 
 
-@dataclass
 class Rendered:
-    """Output text of consecutive pages (``text`` format: of one page), and their counts."""
+    """Output text of consecutive pages (``text`` format: of one page), and their counts.
 
-    text: str = ""
-    pages: int = 0
-    lines: int = 0
-    boilerplate: int = 0
+    ``text`` may be given as UTF-8 bytes (workers render JSONL that way); ``text`` and
+    ``utf8`` convert on first use, so a writer that takes bytes never decodes them.
+    """
+
+    __slots__ = ("_text", "_utf8", "boilerplate", "lines", "pages")
+
+    def __init__(
+        self, text: str | bytes = "", pages: int = 0, lines: int = 0, boilerplate: int = 0
+    ) -> None:
+        self._text: str | None = text if isinstance(text, str) else None
+        self._utf8: bytes | None = text if isinstance(text, bytes) else None
+        self.pages = pages
+        self.lines = lines
+        self.boilerplate = boilerplate
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._utf8.decode("utf-8") if self._utf8 is not None else ""
+        return self._text
+
+    @property
+    def utf8(self) -> bytes | None:
+        """The text as UTF-8 when it was rendered that way, else None."""
+        return self._utf8
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rendered):
+            return NotImplemented
+        return (self.text, self.pages, self.lines, self.boilerplate) == (
+            other.text, other.pages, other.lines, other.boilerplate,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"Rendered(text={self.text!r}, pages={self.pages}, lines={self.lines}, "
+            f"boilerplate={self.boilerplate})"
+        )
 
 
 @dataclass(frozen=True)
@@ -249,8 +282,9 @@ class _Result:
     """A task's output, and what the parent has to report about it, in order."""
 
     index: int = 0
-    #: jsonl / labeled: the text of all pages; text: (page id, body, lines, boilerplate).
-    text: str = ""
+    #: labeled: the text of all pages, jsonl: its UTF-8; text: (page id, body, lines,
+    #: boilerplate) in ``pieces``.
+    text: str | bytes = ""
     pieces: list[tuple[str, str, int, int]] = field(default_factory=list)
     pages: int = 0
     lines: int = 0
@@ -498,7 +532,7 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     """Classify ``pages`` and put their output text and counts in ``result``."""
     from bpclf import api
-    from bpclf.writers import jsonl_text, render, text_body
+    from bpclf.writers import jsonl_utf8, render, text_body
 
     preds = api.predict(
         pages,
@@ -515,7 +549,7 @@ def _render(pages: list[Page], job: _Job, result: _Result) -> None:
         return
     if job.fmt == "jsonl":
         done = list(preds)
-        result.text = jsonl_text(done)
+        result.text = jsonl_utf8(done)
     else:
         done, texts = [], []
         for p, text in render(preds, job.fmt):

@@ -85,12 +85,12 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
         raise ValueError(f"unknown output format {fmt!r}")
 
 
-def jsonl_text(preds: Sequence[Prediction]) -> str:
-    """The ``jsonl`` output of ``preds``: what :func:`render` gives, joined, with the
-    probabilities rounded and the records serialised for the whole batch at once (a
-    worker's batch of pages, bpclf.parallel)."""
+def jsonl_utf8(preds: Sequence[Prediction]) -> bytes:
+    """The ``jsonl`` output of ``preds`` as UTF-8: what :func:`render` gives, joined and
+    encoded, with the probabilities rounded and the records serialised for the whole
+    batch at once (a worker's batch of pages, bpclf.parallel)."""
     if not preds:
-        return ""
+        return b""
     proba = np.concatenate([np.asarray(p.proba, dtype=np.float64) for p in preds])
     rounded = np.round(proba, PROBA_DIGITS).tolist()
     records = []
@@ -132,15 +132,40 @@ def rendered_predictions(preds: Iterable[Prediction], fmt: str) -> Iterator[Rend
 
 
 def write_rendered(chunks: Iterable[Rendered], out: IO[str]) -> WriteStats:
-    """Stream output text (:func:`bpclf.api.predict_text`) to ``out``; returns the counts."""
+    """Stream output text (:func:`bpclf.api.predict_text`) to ``out``; returns the counts.
+
+    Chunks a worker rendered as UTF-8 (JSONL) go to ``out``'s byte stream as they are
+    when that writes the same bytes as encoding them would (a UTF-8 text stream that does
+    not translate newlines): no decoding and re-encoding of every output byte.
+    """
     stats = WriteStats()
+    raw = _utf8_byte_stream(out)
+    pending_text = False
     for chunk in chunks:
-        out.write(chunk.text)
+        data = chunk.utf8
+        if data is not None and raw is not None:
+            if pending_text:
+                out.flush()  # what was written as text comes first
+                pending_text = False
+            raw.write(data)
+        else:
+            out.write(chunk.text)
+            pending_text = True
         stats.pages += chunk.pages
         stats.lines += chunk.lines
         stats.boilerplate += chunk.boilerplate
     out.flush()
     return stats
+
+
+def _utf8_byte_stream(out: IO[str]) -> IO[bytes] | None:
+    """``out``'s underlying byte stream, if writing UTF-8 there equals writing text to
+    ``out`` (else None)."""
+    raw = getattr(out, "buffer", None)
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    if raw is None or encoding != "utf8" or os.linesep != "\n":
+        return None
+    return raw
 
 
 @contextlib.contextmanager

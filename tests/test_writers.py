@@ -7,7 +7,8 @@ import pytest
 from bpclf.api import Prediction
 from bpclf.errors import DataError
 from bpclf.pages import Page
-from bpclf.writers import jsonl_text, open_output, render, write_predictions
+from bpclf.parallel import Rendered
+from bpclf.writers import jsonl_utf8, open_output, render, write_predictions, write_rendered
 
 
 def _preds():
@@ -96,7 +97,25 @@ def _mixed_preds():
 def test_batch_jsonl_is_the_per_page_rendering(pick):
     preds = [_mixed_preds()[i] for i in pick]
     expected = "".join(text for _, text in render(preds, "jsonl"))
-    assert jsonl_text(preds) == expected
+    assert jsonl_utf8(preds) == expected.encode("utf-8")
     assert expected.count("\n") == len(pick)
     if 1 in pick:  # unsafe characters are escaped, in the batch as on their own
         assert "\\u007f" in expected and "\\u2028" in expected and "\\u0085" in expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_rendered_bytes_and_text_come_out_in_order(encoding):
+    """UTF-8 chunks go to the byte stream of a UTF-8 text stream, text chunks through the
+    text layer: the file holds both, in order, as if everything had been text."""
+    chunks = [Rendered("a\u00e9\n", 1, 1, 0), Rendered("b\u00e9\n".encode(), 1, 2, 1)] * 2
+    chunks.append(Rendered("", 0, 0, 0))
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+    stats = write_rendered(chunks, out)
+    assert raw.getvalue() == ("a\u00e9\nb\u00e9\n" * 2).encode(encoding)
+    assert (stats.pages, stats.lines, stats.boilerplate) == (4, 6, 2)
+    text = io.StringIO()  # no byte stream: everything as text
+    write_rendered(chunks, text)
+    assert text.getvalue() == "a\u00e9\nb\u00e9\n" * 2
+    assert chunks[1].text == "b\u00e9\n" and chunks[1].utf8 == "b\u00e9\n".encode()
+    assert chunks[0].utf8 is None and chunks[0] == Rendered("a\u00e9\n", 1, 1, 0)
