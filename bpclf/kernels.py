@@ -573,7 +573,9 @@ def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
 #: scanner's time. Inlining the other helpers measured no better, or worse.
 @njit(cache=True, _nrt=False, inline="always")
 def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes):
-    """(kind, end) of the token starting at p, or (-1, -1).
+    """(kind, end) of the token starting at p, or (-1, -1); (-2, q) when p starts a word
+    that starts no token, q being the first place after p where one could (the word's
+    end, or where "http", "www" or a digit starts inside it).
 
     Kinds are tried in :data:`TOKEN_KINDS` order and the first that matches wins, as in
     a regex alternation scanned left to right (``re.finditer``): a position inside an
@@ -612,7 +614,15 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
             if end > 0:
                 return 4, end
         return -1, -1
-    t = _word_end(cp, p, e, cls_table)
+    # The word's end, and the first place inside it where a token can start (what the
+    # caller would otherwise look for in a second walk over the word).
+    t = p + 1
+    inner = -1
+    while t < e and _rx_w(cls_table, cp[t]):
+        if inner < 0 and _inner_start(cp, t, e, flag_table, lower_table):
+            inner = t
+        t += 1
+    skip = inner if inner >= 0 else t
     nxt = cp[t] if t < e else 0
     if nxt == 46 or nxt == 43 or nxt == 45 or nxt == 64:
         end = _email(cp, p, s, e, cls_table)
@@ -638,7 +648,7 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
             return 6, end
         return -1, -1
     if shapes[_shape(lc, _low(lower_table, cp[t - 1]), t - p)] == 0:
-        return -1, -1  # not shaped like any month name or currency word
+        return -2, skip  # not shaped like any month name or currency word
     h = _word_hash(cp, p, t, lower_table)
     if _lookup(slots, index, _salted(h, SET_MONTH)) >= 0:
         end = _date(cp, p, s, e, cls_table, flag_table, lower_table, slots, index)
@@ -646,7 +656,7 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
             return 2, end
     if _lookup(slots, index, _salted(h, SET_CURRENCY)) >= 0:
         return 5, t
-    return -1, -1
+    return -2, skip
 
 
 @_helper
@@ -681,6 +691,8 @@ def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, 
         kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes)
         if kind >= 0:
             out_row[kind] += 1.0
+            p = end
+        elif kind == -2:  # a word that starts nothing: on to its first inner candidate
             p = end
         elif _rx_w(cls_table, c):
             # Nothing starts here; further inside the word only "http"/"www" and phone
