@@ -435,45 +435,12 @@ class FeatureExtractor:
             self.stopwords.table.slots, self.stopwords.table.index,
             *ph.args(), tok_slots, tok_index, tok_shapes,
         )  # fmt: skip
-        st = {name: stats[:, i] for i, name in enumerate(kernels.STAT_NAMES)}
-        n_chars = st["n_chars"]
-        denom = np.maximum(n_chars, 1)
-        n_words = st["n_words"]
-        n_letters = st["letters"]
-        feats: dict[str, np.ndarray] = {
-            "log_chars": np.log1p(n_chars),
-            "n_words": n_words,
-            "mean_word_len": st["word_chars"] / np.maximum(n_words, 1),
-            "letter_share": n_letters / denom,
-            "digit_share": st["digits"] / denom,
-            "punct_share": st["punct"] / denom,
-            "space_share": st["space"] / denom,
-            "symbol_share": st["symbol"] / denom,
-            "upper_share": st["upper"] / np.maximum(n_letters, 1),
-            "title_share": st["title_words"] / np.maximum(n_words, 1),
-            "separators": st["separators"],
-            "stopword_count": sw,
-            "stopword_share": sw / np.maximum(n_words, 1),
-            "phrase_count": ph_count,
-            "phrase_cover": ph_cover / denom,
-        }
-        for name in (
-            "starts_upper", "starts_digit", "starts_bullet", "ends_terminal", "ends_colon",
-            "ends_other_punct", "sentence_ends", "glued_sentences",
-        ):  # fmt: skip
-            feats[name] = st[name]
-        for i, kind in enumerate(kernels.TOKEN_KINDS):
-            feats[f"{kind}_count"] = tokens[:, i]
-        appeal = np.zeros(len(n_chars))
-        for i, c in enumerate(self.lexicon.categories):
-            feats[f"phrase_{c}"] = ph_cat[:, i]
-            if c in cfg.appeal_categories:
-                appeal += ph_cat[:, i]
-        feats["appeal_phrase"] = (appeal > 0).astype(float)
-        feats["short"] = (n_words <= cfg.short_line_words).astype(float)
-        feats["empty"] = (n_words == 0).astype(float)
-        for j, name in enumerate(self.base_names):
-            out[:, j] = feats[name]
+        appeal = np.array([c in cfg.appeal_categories for c in self.lexicon.categories], bool)
+        log_chars = np.log1p(stats[:, 0])
+        kernels.base_block(
+            stats, sw, ph_count, ph_cover, ph_cat, tokens, log_chars, appeal,
+            cfg.short_line_words, out,
+        )  # fmt: skip
         return keys
 
     def _global_features(

@@ -982,6 +982,53 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
     return key
 
 
+@njit(cache=True)
+def base_block(stats, sw, ph_count, ph_cover, ph_cat, tokens, log_chars, appeal, short_words, out):
+    """The base feature columns (``features._base_names`` order) of every line, from
+    :func:`scan_batch`'s outputs, written row by row into ``out`` (a block of the feature
+    matrix: writing it column by column touched every row of the matrix once per column).
+
+    ``log_chars``: log1p of the line lengths (computed by numpy, whose log1p this does
+    not replace); ``appeal[c]``: whether phrase category c is an appeal category. The
+    shares are the same divisions as numpy's, so every value is bit for bit the same.
+    """
+    n_cat = ph_cat.shape[1]
+    for i in range(stats.shape[0]):
+        st = stats[i]
+        row = out[i]
+        n_words = st[1]
+        chars = max(st[0], 1.0)
+        words = max(n_words, 1.0)
+        row[0] = log_chars[i]
+        row[1] = n_words
+        row[2] = st[2] / words  # mean_word_len
+        row[3] = st[3] / chars  # letter_share
+        row[4] = st[4] / chars  # digit_share
+        row[5] = st[5] / chars  # punct_share
+        row[6] = st[6] / chars  # space_share
+        row[7] = st[7] / chars  # symbol_share
+        row[8] = st[8] / max(st[3], 1.0)  # upper_share: of the letters
+        for k in range(8):  # starts_upper ... glued_sentences
+            row[9 + k] = st[11 + k]
+        row[17] = st[9] / words  # title_share
+        row[18] = st[10]  # separators
+        row[19] = sw[i]
+        row[20] = sw[i] / words
+        for k in range(tokens.shape[1]):
+            row[21 + k] = tokens[i, k]
+        c0 = 21 + tokens.shape[1]
+        row[c0] = ph_count[i]
+        row[c0 + 1] = ph_cover[i] / chars
+        hits = 0.0
+        for c in range(n_cat):
+            row[c0 + 2 + c] = ph_cat[i, c]
+            if appeal[c]:
+                hits += ph_cat[i, c]
+        row[c0 + 2 + n_cat] = 1.0 if hits > 0 else 0.0
+        row[c0 + 3 + n_cat] = 1.0 if n_words <= short_words else 0.0
+        row[c0 + 4 + n_cat] = 1.0 if n_words == 0 else 0.0
+
+
 # ------------------------------------------------------------------- page features
 # Per-line features that depend on the other lines of the page, computed from the
 # kernel outputs above (bpclf.features calls these). Pages are runs of consecutive

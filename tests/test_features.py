@@ -387,3 +387,65 @@ def test_neighbour_means_do_not_depend_on_the_other_pages_of_the_batch():
         alone, _ = neighbour_features(values[start : start + size], [size], 2)
         np.testing.assert_array_equal(alone, X[start : start + size])
         start += size
+
+
+def _reference_base(fx, stats, sw, ph_count, ph_cover, ph_cat, tokens):
+    """The base columns from the scanner's outputs, as numpy formulas (the
+    specification of kernels.base_block)."""
+    from bpclf import kernels
+
+    st = {name: stats[:, i] for i, name in enumerate(kernels.STAT_NAMES)}
+    chars, words, letters = st["n_chars"], st["n_words"], st["letters"]
+    denom = np.maximum(chars, 1)
+    f = {
+        "log_chars": np.log1p(chars),
+        "n_words": words,
+        "mean_word_len": st["word_chars"] / np.maximum(words, 1),
+        "upper_share": st["upper"] / np.maximum(letters, 1),
+        "title_share": st["title_words"] / np.maximum(words, 1),
+        "stopword_count": sw,
+        "stopword_share": sw / np.maximum(words, 1),
+        "phrase_count": ph_count,
+        "phrase_cover": ph_cover / denom,
+        "short": (words <= fx.config.short_line_words).astype(float),
+        "empty": (words == 0).astype(float),
+    }
+    for name, stat in [("letter", "letters"), ("digit", "digits"), ("punct", "punct"),
+                       ("space", "space"), ("symbol", "symbol")]:  # fmt: skip
+        f[f"{name}_share"] = st[stat] / denom
+    for name in ("separators", "starts_upper", "starts_digit", "starts_bullet",
+                 "ends_terminal", "ends_colon", "ends_other_punct", "sentence_ends",
+                 "glued_sentences"):  # fmt: skip
+        f[name] = st[name]
+    for i, kind in enumerate(kernels.TOKEN_KINDS):
+        f[f"{kind}_count"] = tokens[:, i]
+    appeal = np.zeros(len(chars))
+    for i, c in enumerate(fx.lexicon.categories):
+        f[f"phrase_{c}"] = ph_cat[:, i]
+        if c in fx.config.appeal_categories:
+            appeal += ph_cat[:, i]
+    f["appeal_phrase"] = (appeal > 0).astype(float)
+    return np.column_stack([f[name] for name in fx.base_names])
+
+
+def test_base_block_follows_the_formulas(fx, monkeypatch):
+    from bpclf import kernels
+
+    pages = [
+        PAGE,
+        Page("b", ["", "   ", "ÄÖÜ ß 12:30 €5 www.x.de", "Support us. Privacy policy!"]),
+        Page("c", ["x" * 50, "1 2 3 4 5", "Home Home Home"], lang="de"),
+    ]
+    seen = {}
+    scan = kernels.scan_batch
+
+    def keep(*args):
+        seen["out"] = scan(*args)
+        return seen["out"]
+
+    monkeypatch.setattr(kernels, "scan_batch", keep)
+    X = fx.transform(pages)
+    stats, sw, ph_count, ph_cover, ph_cat, tokens, _ = seen["out"]
+    expected = _reference_base(fx, stats, sw, ph_count, ph_cover, ph_cat, tokens)
+    np.testing.assert_array_equal(X[:, : len(fx.base_names)], expected)
+    assert expected[:, fx.base_names.index("appeal_phrase")].sum() >= 2
