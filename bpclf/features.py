@@ -395,7 +395,7 @@ class FeatureExtractor:
         glob = self._global_features(lay, base, langs, line_keys, block(len(_GLOBAL_NAMES)))
         self._context_blocks(lay, base, block(len(self._offsets) * len(self._ctx_index)))
         if self.config.page_profile:
-            put(self._page_profile(lay, base, glob))
+            self._page_profile(lay, base, glob, block(len(PROFILE_NAMES)))
         if self.config.markup_features:
             put(markup_matrix(pages))
         if self.config.corpus_stats:
@@ -466,38 +466,25 @@ class FeatureExtractor:
         )  # fmt: skip
         return out
 
-    def _page_profile(self, lay: _Layout, base: np.ndarray, glob: np.ndarray) -> np.ndarray:
+    def _page_profile(
+        self, lay: _Layout, base: np.ndarray, glob: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
         """What kind of page the line is on (:data:`PROFILE_NAMES`): shares of its
         non-empty lines that are short, repeated, bulleted, dated, carry a URL or a
         lexicon phrase, end in an ellipsis ("...", "[...]": teasers), and the spread of
         line lengths. Listing pages are annotated boilerplate as a whole although many
         of their lines are full sentences. ``glob``: the :data:`_GLOBAL_NAMES` block of
         the same lines (repeat counts, page mean of the log length)."""
-        col = {name: base[:, i] for i, name in enumerate(self.base_names)}
-        repeats = glob[:, _GLOBAL_NAMES.index("repeat_count")]
-        filled = (col["n_words"] > 0).astype(np.float64)
-        ellipsis = _ends_with_ellipsis(lay)
-        shares = [
-            col["short"],
-            repeats > 1,
-            col["starts_bullet"],
-            col["date_count"] > 0,
-            col["url_count"] > 0,
-            col["phrase_count"] > 0,
-            col["title_share"] > 0.5,
-            ellipsis,
-        ]
-
-        def page_sum(values: np.ndarray) -> np.ndarray:
-            return np.bincount(lay.page, weights=values, minlength=lay.n_pages)
-
-        den = np.maximum(page_sum(filled), 1.0)
-        cols = [
-            (page_sum(np.asarray(v, dtype=np.float64) * filled) / den)[lay.page] for v in shares
-        ]
-        deviation = col["log_chars"] - glob[:, _GLOBAL_NAMES.index("page_mean_log_chars")]
-        std = np.sqrt(page_sum(deviation**2)[lay.page] / lay.page_len)
-        return np.column_stack([*cols, std, ellipsis])
+        names = ("short", "starts_bullet", "date_count", "url_count", "phrase_count",
+                 "title_share", "n_words", "log_chars")  # fmt: skip
+        cols = np.array([self.base_names.index(name) for name in names], dtype=np.int64)
+        kernels.profile_block(
+            base, cols,
+            np.ascontiguousarray(glob[:, _GLOBAL_NAMES.index("repeat_count")]),
+            np.ascontiguousarray(glob[:, _GLOBAL_NAMES.index("page_mean_log_chars")]),
+            lay.cp, lay.starts, lay.ends, lay.page_start, lay.page_len, out,
+        )  # fmt: skip
+        return out
 
     def _context_blocks(self, lay: _Layout, base: np.ndarray, out: np.ndarray) -> None:
         """Selected features of the lines at each offset, -1 where the page has no line,
@@ -522,27 +509,6 @@ PROFILE_NAMES = [
     "page_log_chars_std",
     "ends_ellipsis",
 ]
-
-_DOT, _ELLIPSIS, _CLOSE = ord("."), 0x2026, ord("]")
-
-
-def _ends_with_ellipsis(lay: _Layout) -> np.ndarray:
-    """Lines ending in "…", "..." or "...]" / "…]" (a cut teaser, "[...]")."""
-    cp = lay.cp
-    if len(cp) == 0:  # only empty lines
-        return np.zeros(len(lay.ends))
-
-    def before(end: np.ndarray, k: int) -> np.ndarray:
-        """The k-th character before each ``end`` (0 before the start of the text)."""
-        i = end - k
-        return np.where(i >= 0, cp[np.maximum(i, 0)], 0)
-
-    filled = lay.ends > lay.starts
-    end = np.where((before(lay.ends, 1) == _CLOSE) & filled, lay.ends - 1, lay.ends)
-    last = before(end, 1)
-    dots = (last == _DOT) & (before(end, 2) == _DOT) & (before(end, 3) == _DOT)
-    return (filled & ((last == _ELLIPSIS) | dots)).astype(np.float64)
-
 
 def neighbour_features(
     values: np.ndarray,

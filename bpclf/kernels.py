@@ -1029,6 +1029,68 @@ def base_block(stats, sw, ph_count, ph_cover, ph_cat, tokens, log_chars, appeal,
         row[c0 + 4 + n_cat] = 1.0 if n_words == 0 else 0.0
 
 
+@_helper
+def _char_before(cp, end, k):
+    """The k-th code point before offset ``end`` of the batch's text (0 before its start:
+    the look-back crosses line ends, as the numpy code it replaced did)."""
+    i = end - k
+    return cp[i] if i >= 0 else 0
+
+
+@_helper
+def _ends_in_ellipsis(cp, s, e):
+    """Line [s, e) ends in "…" or "...", possibly followed by "]" (a cut teaser)."""
+    if e <= s:
+        return False
+    end = e - 1 if _char_before(cp, e, 1) == 93 else e
+    last = _char_before(cp, end, 1)
+    if last == 0x2026:
+        return True
+    return last == 46 and _char_before(cp, end, 2) == 46 and _char_before(cp, end, 3) == 46
+
+
+@njit(cache=True)
+def profile_block(base, cols, repeats, page_mean, cp, starts, ends, page_start, page_len, out):
+    """The page-profile columns (``features.PROFILE_NAMES``) of every line, page by page.
+
+    ``cols``: the base columns of short, starts_bullet, date_count, url_count,
+    phrase_count, title_share, n_words and log_chars; ``repeats``, ``page_mean``: each
+    line's repeat count and its page's mean log length. The shares are over the page's
+    non-empty lines; sums run in line order from 0.0, as ``np.bincount`` adds, so every
+    value is bit for bit the numpy code's.
+    """
+    n = base.shape[0]
+    sums = np.zeros(9, dtype=np.float64)
+    i = 0
+    while i < n:
+        s = page_start[i]
+        e = s + page_len[i]
+        sums[:] = 0.0
+        for j in range(s, e):
+            filled = 1.0 if base[j, cols[6]] > 0 else 0.0
+            sums[0] += filled
+            sums[1] += base[j, cols[0]] * filled  # short
+            sums[2] += (1.0 if repeats[j] > 1 else 0.0) * filled
+            sums[3] += base[j, cols[1]] * filled  # starts_bullet
+            sums[4] += (1.0 if base[j, cols[2]] > 0 else 0.0) * filled  # dated
+            sums[5] += (1.0 if base[j, cols[3]] > 0 else 0.0) * filled  # URL
+            sums[6] += (1.0 if base[j, cols[4]] > 0 else 0.0) * filled  # phrase
+            sums[7] += (1.0 if base[j, cols[5]] > 0.5 else 0.0) * filled  # title case
+            out[j, 9] = 1.0 if _ends_in_ellipsis(cp, starts[j], ends[j]) else 0.0
+            sums[8] += out[j, 9] * filled
+        square = 0.0
+        for j in range(s, e):
+            d = base[j, cols[7]] - page_mean[j]
+            square += d * d
+        den = max(sums[0], 1.0)
+        std = np.sqrt(square / (e - s))
+        for j in range(s, e):
+            for k in range(8):
+                out[j, k] = sums[k + 1] / den
+            out[j, 8] = std
+        i = e
+
+
 # ------------------------------------------------------------------- page features
 # Per-line features that depend on the other lines of the page, computed from the
 # kernel outputs above (bpclf.features calls these). Pages are runs of consecutive

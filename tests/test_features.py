@@ -449,3 +449,53 @@ def test_base_block_follows_the_formulas(fx, monkeypatch):
     expected = _reference_base(fx, stats, sw, ph_count, ph_cover, ph_cat, tokens)
     np.testing.assert_array_equal(X[:, : len(fx.base_names)], expected)
     assert expected[:, fx.base_names.index("appeal_phrase")].sum() >= 2
+
+
+def _reference_profile(fx, X, lay):
+    """The page-profile columns as numpy formulas (the specification of
+    kernels.profile_block)."""
+    names = fx.feature_names
+    col = {name: X[:, names.index(name)] for name in names}
+    cp = lay.cp
+
+    def before(end, k):  # the k-th character before each end, 0 before the text
+        i = end - k
+        return np.where(i >= 0, cp[np.maximum(i, 0)], 0) if len(cp) else np.zeros(len(end))
+
+    filled_line = lay.ends > lay.starts
+    end = np.where((before(lay.ends, 1) == ord("]")) & filled_line, lay.ends - 1, lay.ends)
+    last = before(end, 1)
+    dots = (last == ord(".")) & (before(end, 2) == ord(".")) & (before(end, 3) == ord("."))
+    ellipsis = (filled_line & ((last == 0x2026) | dots)).astype(np.float64)
+    filled = (col["n_words"] > 0).astype(np.float64)
+    shares = [col["short"], col["repeat_count"] > 1, col["starts_bullet"],
+              col["date_count"] > 0, col["url_count"] > 0, col["phrase_count"] > 0,
+              col["title_share"] > 0.5, ellipsis]  # fmt: skip
+
+    def page_sum(values):
+        return np.bincount(lay.page, weights=values, minlength=lay.n_pages)
+
+    den = np.maximum(page_sum(filled), 1.0)
+    cols = [(page_sum(np.asarray(v, dtype=np.float64) * filled) / den)[lay.page] for v in shares]
+    deviation = col["log_chars"] - col["page_mean_log_chars"]
+    std = np.sqrt(page_sum(deviation**2)[lay.page] / lay.page_len)
+    return np.column_stack([*cols, std, ellipsis])
+
+
+def test_profile_block_follows_the_formulas():
+    from bpclf.features import PROFILE_NAMES
+
+    fx = FeatureExtractor(FeatureConfig(page_profile=True), LEX, SW)
+    pages = [
+        PAGE,
+        Page("teasers", ["Read on...", "More …", "[…]", "Cut here...]", "..", "", "- News"]),
+        Page("empty", []),
+        Page("one", ["…"]),
+        Page("blank", ["", " "]),
+        Page("dated", ["12 May 2020", "www.x.org", "Home", "Home", "A B C D E F"], lang="en"),
+    ]
+    X = fx.transform(pages)
+    lay = fx.layout(pages)
+    got = X[:, [fx.feature_names.index(n) for n in PROFILE_NAMES]]
+    np.testing.assert_array_equal(got, _reference_profile(fx, X, lay))
+    assert got[:, PROFILE_NAMES.index("ends_ellipsis")].sum() == 5
