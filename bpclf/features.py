@@ -510,6 +510,7 @@ PROFILE_NAMES = [
     "ends_ellipsis",
 ]
 
+
 def neighbour_features(
     values: np.ndarray,
     page_sizes: Sequence[int],
