@@ -136,6 +136,23 @@ def printable(line: str) -> str:
     return _SURROGATE.sub("\ufffd", line) if _SURROGATE.search(line) else line
 
 
+class LineDecoder:
+    """Decodes UTF-8 lines: undecodable bytes become U+FFFD, and the first line with any
+    is reported to ``on_invalid(line, byte)`` (once: one warning per input)."""
+
+    def __init__(self, on_invalid: Callable[[int, int], None] | None) -> None:
+        self._report = on_invalid
+
+    def __call__(self, raw: bytes, lineno: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self._report is not None:
+                self._report(lineno, exc.start)
+                self._report = None
+            return raw.decode("utf-8", errors="replace")
+
+
 # -- JSONL --------------------------------------------------------------------------------
 def parse_jsonl(
     text: str | Iterable[str] | Iterable[bytes],
@@ -160,17 +177,7 @@ def parse_jsonl(
     U+FFFD and the first such line is reported to ``on_invalid(line, byte)``.
     """
     lines = text.split("\n") if isinstance(text, str) else text
-    report = on_invalid
-
-    def as_text(raw: bytes, lineno: int) -> str:
-        nonlocal report
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if report is not None:
-                report(lineno, exc.start)
-                report = None
-            return raw.decode("utf-8", errors="replace")
+    as_text = LineDecoder(on_invalid)
 
     for lineno, raw in enumerate(lines, start):
         if not raw.strip():

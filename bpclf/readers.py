@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from bpclf.errors import DataError, UsageError
 from bpclf.formats import (
+    LineDecoder,
     OnBadRecord,
     looks_labelled_text,
     parse_jsonl,
@@ -293,17 +294,11 @@ def decoded(
     A read failure part-way (damaged gzip) is raised with the line it cut, so the message
     says where the readable part of the file ends.
     """
-    report = on_invalid or (lambda line, byte: warn_invalid_utf8(source, line, byte))
+    decode = LineDecoder(on_invalid or (lambda line, byte: warn_invalid_utf8(source, line, byte)))
     lineno = start - 1
     try:
         for lineno, raw in enumerate(lines, start):
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                if report is not None:
-                    report(lineno, exc.start)
-                    report = None
-                yield raw.decode("utf-8", errors="replace")
+            yield decode(raw, lineno)
     except _ReadFailed as exc:
         raise DataError(exc.message, source=source, line=lineno + 1) from None
 
