@@ -432,7 +432,7 @@ class FeatureExtractor:
         stats, sw, ph_count, ph_cover, ph_cat, tokens, keys = kernels.scan_batch(
             lay.cp, lay.starts, lay.ends, sw_lang, ph_lang,
             cc.class_table(), cc.flag_table(), cc.lower_table(),
-            self.stopwords.table.slots, self.stopwords.table.index,
+            self.stopwords.table.slots, self.stopwords.table.index, self.stopwords.table.filter,
             *ph.args(), tok_slots, tok_index, tok_shapes,
         )  # fmt: skip
         appeal = np.array([c in cfg.appeal_categories for c in self.lexicon.categories], bool)

@@ -137,6 +137,34 @@ def build_table(keys):
     return slots, index
 
 
+#: log2 of the bits of a table's key filter (:func:`key_filter`): 8 KB, first-level cache.
+FILTER_BITS = 16
+_FILTER_SHIFT = np.uint64(64 - FILTER_BITS)
+_SIX = np.uint64(6)
+_LOW6 = np.uint64(63)
+
+
+@njit(cache=True)
+def key_filter(slots):
+    """A bitset of the top :data:`FILTER_BITS` bits of a table's keys: a key whose bit
+    is clear is not in the table, found without touching the table (most words are in
+    neither the stopword nor the phrase table, and those tables do not fit the
+    first-level cache)."""
+    bits = np.zeros((1 << FILTER_BITS) >> 6, dtype=np.uint64)
+    for k in slots:
+        if k != 0:
+            b = k >> _FILTER_SHIFT
+            bits[b >> _SIX] |= _ONE << (b & _LOW6)
+    return bits
+
+
+@_helper
+def _may_hold(bits, k):
+    """False when ``k`` is certainly not a key of the table ``bits`` was built from."""
+    b = k >> _FILTER_SHIFT
+    return ((bits[b >> _SIX] >> (b & _LOW6)) & _ONE) != 0
+
+
 @_helper
 def _lookup(slots, index, k):
     """Position (in the keys the table was built from) of ``k``, or -1."""
@@ -723,8 +751,10 @@ def scan_batch(
     lower_table,
     sw_slots,
     sw_index,
+    sw_filter,
     ph_slots,
     ph_index,
+    ph_filter,
     ph_is_phrase,
     ph_category,
     ph_lang_ptr,
@@ -770,11 +800,12 @@ def scan_batch(
         if lang >= 0:
             c = 0
             for k in range(m):
-                if _lookup(sw_slots, sw_index, _salted(w_hash[k], lang)) >= 0:
+                key = _salted(w_hash[k], lang)
+                if _may_hold(sw_filter, key) and _lookup(sw_slots, sw_index, key) >= 0:
                     c += 1
             sw[i] = c
         words = (w_start, w_end, w_hash, gap_hash)
-        ph = (ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
+        ph = (ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
         out = (ph_count, ph_cover, ph_cat)
         _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
         toks = (tok_slots, tok_index, tok_shapes)
@@ -802,10 +833,11 @@ def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
     can continue), then the scan goes on after it.
 
     ``words``: the arrays of :func:`_words`; ``ph``: the phrase table arrays (slots,
-    index, is_phrase, category, lang_ptr, langs); ``out``: count, cover, per category.
+    index, filter, is_phrase, category, lang_ptr, langs); ``out``: count, cover, per
+    category.
     """
     w_start, w_end, w_hash, gap_hash = words
-    ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs = ph
+    ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs = ph
     ph_count, ph_cover, ph_cat = out
     k = 0
     while k < m:
@@ -814,7 +846,10 @@ def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
         best_j = -1
         j = k
         while True:
-            t = _lookup(ph_slots, ph_index, key if key != 0 else _ONE)
+            key = key if key != 0 else _ONE
+            if not _may_hold(ph_filter, key):
+                break
+            t = _lookup(ph_slots, ph_index, key)
             if t < 0:
                 break
             if _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
@@ -843,6 +878,7 @@ def phrase_matches(
     lower_table,
     ph_slots,
     ph_index,
+    ph_filter,
     ph_is_phrase,
     ph_category,
     ph_lang_ptr,
@@ -860,7 +896,7 @@ def phrase_matches(
     for i in range(n):
         m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
         words = (w_start, w_end, w_hash, gap_hash)
-        ph = (ph_slots, ph_index, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
+        ph = (ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
         out = (ph_count, ph_cover, ph_cat)
         _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
     return ph_count, ph_cover, ph_cat[:, :n_categories]

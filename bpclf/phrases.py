@@ -168,6 +168,11 @@ class PhraseTable:
         n_cat = len(lexicon.categories)
         return cls(slots, index, is_phrase, category, lang_ptr, langs, languages, n_cat, max_words)
 
+    @cached_property
+    def filter(self) -> np.ndarray:
+        """:func:`bpclf.kernels.key_filter` of the keys."""
+        return kernels.key_filter(self.slots)
+
     def language_ids(self, langs: Sequence[str | None]) -> np.ndarray:
         """Lexicon-language id per item (-1: unknown or not in the lexicon: every phrase)."""
         ids = {lang: i for i, lang in enumerate(self.languages)}
@@ -178,6 +183,7 @@ class PhraseTable:
         return (
             self.slots,
             self.index,
+            self.filter,
             self.is_phrase,
             self.category,
             self.lang_ptr,

@@ -45,6 +45,11 @@ class StopwordTable:
     index: np.ndarray
     languages: tuple[str, ...]
 
+    @cached_property
+    def filter(self) -> np.ndarray:
+        """:func:`bpclf.kernels.key_filter` of the keys."""
+        return kernels.key_filter(self.slots)
+
     def language_ids(self, langs: Sequence[str | None]) -> np.ndarray:
         """Language id per item; -1 for no language or one without a list."""
         ids = {lang: i for i, lang in enumerate(self.languages)}

@@ -109,6 +109,24 @@ def test_hash_table_finds_every_key_and_nothing_else():
     assert all(kernels._lookup(slots, index, k) == -1 for k in absent)
 
 
+def test_key_filter_passes_every_key_and_few_others():
+    from bpclf.phrases import Lexicon
+    from bpclf.stopwords import Stopwords
+
+    rng = np.random.default_rng(1)
+    keys = rng.integers(1, 2**64 - 1, size=2000, dtype=np.uint64)
+    slots, _ = kernels.build_table(keys)
+    bits = kernels.key_filter(slots)
+    assert all(kernels._may_hold(bits, k) for k in keys)
+    others = rng.integers(1, 2**64 - 1, size=5000, dtype=np.uint64)
+    assert np.mean([kernels._may_hold(bits, k) for k in others]) < 0.1  # ~3% expected
+    # the tables the scanner reads carry their filter
+    sw = Stopwords.from_dict({"en": ["the", "of"], "de": ["der"]}).table
+    assert np.array_equal(sw.filter, kernels.key_filter(sw.slots))
+    table = Lexicon.from_rows([("support us", "en", "appeal")]).table
+    assert table.args()[2] is table.filter
+
+
 def test_word_sequence_keys_depend_on_words_and_gaps():
     lines = ["Sign  in", "sign\tin", "SIGN IN now", "sign-in", "signin", "sign, in"]
     cp, starts, ends = cc.layout(lines)
