@@ -25,6 +25,7 @@ from bpclf.progress import progress_bar
 from bpclf.readers import INPUT_FORMATS, ON_ERROR, SkipLog, existing_inputs, read_pages
 from bpclf.writers import (
     OUTPUT_FORMATS,
+    byte_stream,
     open_output,
     output_plan,
     write_parquet,
@@ -374,7 +375,7 @@ def _write(outputs, output: str | None, output_format: str):
     if output_format == "parquet":
         return write_parquet(outputs, output)
     with open_output(output) as out:
-        return write_rendered(outputs, out)
+        return write_rendered(outputs, out, raw=byte_stream(out))
 
 
 def _output_plan(

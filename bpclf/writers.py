@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,15 +132,16 @@ def rendered_predictions(preds: Iterable[Prediction], fmt: str) -> Iterator[Rend
         yield Rendered(text, 1, len(p.labels), int(p.labels.sum()))
 
 
-def write_rendered(chunks: Iterable[Rendered], out: IO[str]) -> WriteStats:
+def write_rendered(
+    chunks: Iterable[Rendered], out: IO[str], *, raw: IO[bytes] | None = None
+) -> WriteStats:
     """Stream output text (:func:`bpclf.api.predict_text`) to ``out``; returns the counts.
 
-    Chunks a worker rendered as UTF-8 (JSONL) go to ``out``'s byte stream as they are
-    when that writes the same bytes as encoding them would (a UTF-8 text stream that does
-    not translate newlines): no decoding and re-encoding of every output byte.
+    ``raw``: the byte stream under ``out`` (:func:`byte_stream`), when ``out`` writes text
+    as UTF-8 without translating newlines: chunks rendered as UTF-8 (JSONL from the
+    workers) then go there as they are, with no decoding and re-encoding of every byte.
     """
     stats = WriteStats()
-    raw = _utf8_byte_stream(out)
     pending_text = False
     for chunk in chunks:
         data = chunk.utf8
@@ -158,14 +160,18 @@ def write_rendered(chunks: Iterable[Rendered], out: IO[str]) -> WriteStats:
     return stats
 
 
-def _utf8_byte_stream(out: IO[str]) -> IO[bytes] | None:
-    """``out``'s underlying byte stream, if writing UTF-8 there equals writing text to
-    ``out`` (else None)."""
-    raw = getattr(out, "buffer", None)
+#: Text streams :func:`open_output` opened (UTF-8, newlines as they are).
+_PLAIN_UTF8: weakref.WeakSet = weakref.WeakSet()
+
+
+def byte_stream(out: IO[str]) -> IO[bytes] | None:
+    """The byte stream under ``out`` when writing UTF-8 there equals writing text to
+    ``out``: a file from :func:`open_output`, or stdout on POSIX (Python's standard
+    streams do not translate newlines there) when its encoding is UTF-8. Else None: a
+    stream's newline translation cannot be asked, so other streams get text."""
     encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-    if raw is None or encoding != "utf8" or os.linesep != "\n":
-        return None
-    return raw
+    plain = out in _PLAIN_UTF8 or (out is sys.stdout and os.name == "posix")
+    return getattr(out, "buffer", None) if plain and encoding == "utf8" else None
 
 
 @contextlib.contextmanager
@@ -180,6 +186,7 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
     if Path(path).is_dir():
         raise DataError("output path is a directory", source=path)
     with _atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        _PLAIN_UTF8.add(fh)
         yield fh
 
 

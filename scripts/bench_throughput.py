@@ -63,11 +63,14 @@ def time_bpclf(path: Path, model, jobs: int, parent_reads: bool = False) -> floa
     shards), or with ``parent_reads`` of the older layout (the parent parses the JSONL and
     writes the output, workers only classify) for comparison."""
     t0 = time.perf_counter()
-    with open(os.devnull, "w") as out:
+    # Written as `bpclf predict -o FILE` writes: UTF-8 without newline translation, so
+    # the workers' UTF-8 output goes to the byte stream.
+    with open(os.devnull, "w", encoding="utf-8", newline="\n") as out:
         if parent_reads:
             write_predictions(bpclf.predict([str(path)], model, jobs=jobs), out, "jsonl")
         else:
-            write_rendered(api.predict_text([str(path)], model, "jsonl", jobs=jobs), out)
+            chunks = api.predict_text([str(path)], model, "jsonl", jobs=jobs)
+            write_rendered(chunks, out, raw=out.buffer)
     return time.perf_counter() - t0
 
 

@@ -1,5 +1,7 @@
 import io
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +10,14 @@ from bpclf.api import Prediction
 from bpclf.errors import DataError
 from bpclf.pages import Page
 from bpclf.parallel import Rendered
-from bpclf.writers import jsonl_utf8, open_output, render, write_predictions, write_rendered
+from bpclf.writers import (
+    byte_stream,
+    jsonl_utf8,
+    open_output,
+    render,
+    write_predictions,
+    write_rendered,
+)
 
 
 def _preds():
@@ -103,19 +112,31 @@ def test_batch_jsonl_is_the_per_page_rendering(pick):
         assert "\\u007f" in expected and "\\u2028" in expected and "\\u0085" in expected
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
-def test_rendered_bytes_and_text_come_out_in_order(encoding):
-    """UTF-8 chunks go to the byte stream of a UTF-8 text stream, text chunks through the
-    text layer: the file holds both, in order, as if everything had been text."""
+def test_rendered_bytes_and_text_come_out_in_order():
+    """With the byte stream given, UTF-8 chunks go there and text chunks through the text
+    layer: the file holds both, in order, as if everything had been text."""
     chunks = [Rendered("a\u00e9\n", 1, 1, 0), Rendered("b\u00e9\n".encode(), 1, 2, 1)] * 2
     chunks.append(Rendered("", 0, 0, 0))
     raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
-    stats = write_rendered(chunks, out)
-    assert raw.getvalue() == ("a\u00e9\nb\u00e9\n" * 2).encode(encoding)
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    stats = write_rendered(chunks, out, raw=out.buffer)
+    assert raw.getvalue() == ("a\u00e9\nb\u00e9\n" * 2).encode()
     assert (stats.pages, stats.lines, stats.boilerplate) == (4, 6, 2)
-    text = io.StringIO()  # no byte stream: everything as text
-    write_rendered(chunks, text)
-    assert text.getvalue() == "a\u00e9\nb\u00e9\n" * 2
+    crlf = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\r\n")
+    write_rendered(chunks, crlf)  # without the byte stream: all text (newlines translated)
+    assert crlf.buffer.getvalue() == ("a\u00e9\r\nb\u00e9\r\n" * 2).encode()
     assert chunks[1].text == "b\u00e9\n" and chunks[1].utf8 == "b\u00e9\n".encode()
     assert chunks[0].utf8 is None and chunks[0] == Rendered("a\u00e9\n", 1, 1, 0)
+
+
+def test_byte_stream_only_for_streams_known_not_to_translate(tmp_path, monkeypatch):
+    with open_output(str(tmp_path / "o.jsonl")) as fh:
+        assert byte_stream(fh) is fh.buffer
+    with open(tmp_path / "p.txt", "w", encoding="utf-8") as fh:
+        assert byte_stream(fh) is None  # its newline setting cannot be asked
+    latin = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
+    monkeypatch.setattr(sys, "stdout", latin)
+    assert byte_stream(sys.stdout) is None
+    utf8 = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", utf8)
+    assert byte_stream(sys.stdout) is (utf8.buffer if os.name == "posix" else None)
