@@ -23,7 +23,7 @@ import numpy as np
 
 from bpclf.corpus import SITE_LINES_KEY, SITE_PAGES_KEY
 from bpclf.errors import DataError, UsageError
-from bpclf.formats import PROBA_DIGITS, dumps_lines, format_labelled, page_json, printable
+from bpclf.formats import PROBA_DIGITS, dumps_lines, format_labelled, printable
 from bpclf.html import MARKUP_KEY
 from bpclf.parallel import Rendered
 
@@ -77,8 +77,7 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
         yield from join_text_pages((p, p.page.id, text_body(p)) for p in preds)
     elif fmt == "jsonl":
         for p in preds:
-            shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
-            yield p, page_json(shown, p.proba) + "\n"
+            yield p, jsonl_utf8([p]).decode("utf-8")
     elif fmt == "labeled":
         for p in preds:
             yield p, format_labelled(_shown(p.page), p.labels, p.proba) + "\n"

@@ -8,6 +8,7 @@ import pytest
 
 from bpclf.api import Prediction
 from bpclf.errors import DataError
+from bpclf.formats import page_json
 from bpclf.pages import Page
 from bpclf.parallel import Rendered
 from bpclf.writers import (
@@ -107,6 +108,12 @@ def test_batch_jsonl_is_the_per_page_rendering(pick):
     preds = [_mixed_preds()[i] for i in pick]
     expected = "".join(text for _, text in render(preds, "jsonl"))
     assert jsonl_utf8(preds) == expected.encode("utf-8")
+    # each page's line is page_json's record of the page with its labels and probabilities
+    alone = [
+        page_json(Page(q.id, q.lines, p.labels.tolist(), q.lang, q.source, q.extra), p.proba)
+        for p, q in ((p, p.page) for p in preds)
+    ]
+    assert expected == "".join(line + "\n" for line in alone)
     assert expected.count("\n") == len(pick)
     if 1 in pick:  # unsafe characters are escaped, in the batch as on their own
         assert "\\u007f" in expected and "\\u2028" in expected and "\\u0085" in expected
