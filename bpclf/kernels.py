@@ -232,12 +232,8 @@ def _word_hash(cp, a, b, lower_table):
 
 
 @_helper
-def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
-    """Words of line [s, e): fills the arrays, returns their number.
-
-    ``gap_hash[j]`` is the key of the gap between word j and j+1 (whitespace runs count
-    as one space, the apostrophe ’ as '); 0 when there is no next word.
-    """
+def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash):
+    """Words of line [s, e): fills the arrays (start, end, hash), returns their number."""
     n = 0
     i = s
     while i < e:
@@ -254,36 +250,38 @@ def _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash):
         w_hash[n] = h
         n += 1
         i = j
-    for k in range(n):
-        if k + 1 == n:
-            gap_hash[k] = 0
+    return n
+
+
+@_helper
+def _gap_key(cp, a, b, cls_table):
+    """Key of the gap [a, b) between two words (whitespace runs count as one space, the
+    apostrophe ’ as '). Computed only when a phrase key is extended past a word, which
+    few words need."""
+    g = _GAP_SALT
+    in_space = False
+    for p in range(a, b):
+        c = cp[p]
+        if _space(cls_table, c):
+            in_space = True
             continue
-        g = _GAP_SALT
-        in_space = False
-        for p in range(w_end[k], w_start[k + 1]):
-            c = cp[p]
-            if _space(cls_table, c):
-                in_space = True
-                continue
-            if in_space:
-                g = _mix(g, np.uint64(32))
-                in_space = False
-            if c == 0x2019:
-                c = 39
-            g = _mix(g, np.uint64(c))
         if in_space:
             g = _mix(g, np.uint64(32))
-        gap_hash[k] = g
-    return n
+            in_space = False
+        if c == 0x2019:
+            c = 39
+        g = _mix(g, np.uint64(c))
+    if in_space:
+        g = _mix(g, np.uint64(32))
+    return g
 
 
 @njit(cache=True)
 def _word_buffers(size):
-    """Scratch arrays for :func:`_words` (starts, ends, hashes, gap keys) of ``size`` words."""
+    """Scratch arrays for :func:`_words` (starts, ends, hashes) of ``size`` words."""
     return (
         np.empty(size, dtype=np.int64),
         np.empty(size, dtype=np.int64),
-        np.empty(size, dtype=np.uint64),
         np.empty(size, dtype=np.uint64),
     )
 
@@ -305,14 +303,14 @@ def word_sequence_keys(cp, starts, ends, cls_table, lower_table, max_words):
     keys = np.zeros((n, max_words), dtype=np.uint64)
     n_words = np.zeros(n, dtype=np.int64)
     size = max(len(cp), 1)
-    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    w_start, w_end, w_hash = _word_buffers(size)
     for i in range(n):
-        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash)
         n_words[i] = m
         key = _mix(_OFFSET, w_hash[0]) if m else _OFFSET
         for k in range(min(m, max_words)):
             if k:
-                key = _extend(key, gap_hash[k - 1], w_hash[k])
+                key = _extend(key, _gap_key(cp, w_end[k - 1], w_start[k], cls_table), w_hash[k])
             keys[i, k] = key if key != 0 else _ONE
     return keys, n_words
 
@@ -327,9 +325,9 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
     n = len(starts)
     out = np.zeros(n, dtype=np.uint64)
     size = max(len(cp), 1)
-    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    w_start, w_end, w_hash = _word_buffers(size)
     for i in range(n):
-        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash)
         if m == 1:
             out[i] = _salted(w_hash[0], salts[i])
     return out
@@ -355,9 +353,9 @@ def shape_filter(cp, starts, ends, cls_table, lower_table):
     """
     out = np.zeros(1 << SHAPE_BITS, dtype=np.uint8)
     size = max(len(cp), 1)
-    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    w_start, w_end, w_hash = _word_buffers(size)
     for i in range(len(starts)):
-        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash)
         if m == 1:
             a = w_start[0]
             b = w_end[0]
@@ -787,14 +785,15 @@ def scan_batch(
     longest = 1
     for i in range(n):
         longest = max(longest, ends[i] - starts[i])
-    w_start, w_end, w_hash, gap_hash = _word_buffers(longest + 1)
+    w_start, w_end, w_hash = _word_buffers(longest + 1)
 
     for i in range(n):
         s = starts[i]
         e = ends[i]
         row = stats[i]
-        keys[i] = _char_stats(cp, s, e, cls_table, flag_table, lower_table, row)
-        m = _words(cp, s, e, cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        keys[i], m = _char_stats(
+            cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash
+        )
         # stopwords
         lang = line_sw_lang[i]
         if lang >= 0:
@@ -804,10 +803,10 @@ def scan_batch(
                 if _may_hold(sw_filter, key) and _lookup(sw_slots, sw_index, key) >= 0:
                     c += 1
             sw[i] = c
-        words = (w_start, w_end, w_hash, gap_hash)
+        words = (w_start, w_end, w_hash)
         ph = (ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
         out = (ph_count, ph_cover, ph_cat)
-        _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
+        _phrases_line(cp, cls_table, m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
         toks = (tok_slots, tok_index, tok_shapes)
         _tokens(cp, s, e, cls_table, flag_table, lower_table, *toks, tokens[i])
     return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
@@ -827,7 +826,7 @@ def _phrase_ok(t, plang, ph_is_phrase, ph_lang_ptr, ph_langs):
 
 
 @_helper
-def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
+def _phrases_line(cp, cls_table, m, words, plang, ph, max_phrase_words, i, out):
     """Phrase matches among the m words of line i: at each word the longest phrase that
     starts there (the table holds every prefix, so the walk stops as soon as no phrase
     can continue), then the scan goes on after it.
@@ -836,7 +835,7 @@ def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
     index, filter, is_phrase, category, lang_ptr, langs); ``out``: count, cover, per
     category.
     """
-    w_start, w_end, w_hash, gap_hash = words
+    w_start, w_end, w_hash = words
     ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs = ph
     ph_count, ph_cover, ph_cat = out
     k = 0
@@ -857,7 +856,7 @@ def _phrases_line(m, words, plang, ph, max_phrase_words, i, out):
                 best_j = j
             if j + 1 >= m or j + 1 - k >= max_phrase_words:
                 break
-            key = _extend(key, gap_hash[j], w_hash[j + 1])
+            key = _extend(key, _gap_key(cp, w_end[j], w_start[j + 1], cls_table), w_hash[j + 1])
             j += 1
         if best >= 0:
             ph_count[i] += 1.0
@@ -892,13 +891,13 @@ def phrase_matches(
     ph_cover = np.zeros(n, dtype=np.float64)
     ph_cat = np.zeros((n, max(n_categories, 1)), dtype=np.float64)
     size = max(len(cp), 1)
-    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    w_start, w_end, w_hash = _word_buffers(size)
     for i in range(n):
-        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
-        words = (w_start, w_end, w_hash, gap_hash)
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash)
+        words = (w_start, w_end, w_hash)
         ph = (ph_slots, ph_index, ph_filter, ph_is_phrase, ph_category, ph_lang_ptr, ph_langs)
         out = (ph_count, ph_cover, ph_cat)
-        _phrases_line(m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
+        _phrases_line(cp, cls_table, m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
     return ph_count, ph_cover, ph_cat[:, :n_categories]
 
 
@@ -909,9 +908,9 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
     n = len(starts)
     hits = np.zeros((n, n_langs), dtype=np.int64)
     size = max(len(cp), 1)
-    w_start, w_end, w_hash, gap_hash = _word_buffers(size)
+    w_start, w_end, w_hash = _word_buffers(size)
     for i in range(n):
-        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash, gap_hash)
+        m = _words(cp, starts[i], ends[i], cls_table, lower_table, w_start, w_end, w_hash)
         for k in range(m):
             for lang in range(n_langs):
                 if _lookup(sw_slots, sw_index, _salted(w_hash[k], lang)) >= 0:
@@ -920,11 +919,16 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
 
 
 @_helper
-def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
+def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash):
     """Fill ``row`` (STAT_NAMES order) for line [s, e); return the key of the normalised
     line (lower-case, each run of decimal digits one 0, runs of spaces one space, no
-    leading or trailing space) for "this line already occurred on the page": computed in
-    the same pass, since a separate one cost as much as the statistics."""
+    leading or trailing space) for "this line already occurred on the page", and the
+    number of words, whose starts, ends and hashes go to the arrays as :func:`_words`
+    gives them. Key and words come from the same pass as the statistics: a separate
+    pass for either cost about as much as the statistics."""
+    m = 0  # words of _words (with the underscore; the statistics' words are without it)
+    in_word = False
+    h = _OFFSET
     n_words = 0
     word_chars = 0
     letters = digits = punct = space = symbol = upper = title = seps = 0
@@ -940,7 +944,19 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
         c = cp[p]
         b = _cls(cls_table, c)
         f = _flg(flag_table, c)
+        lc = np.uint64(_low(lower_table, c))
         w = _is_word(b)
+        if w or c == 95:
+            if not in_word:
+                w_start[m] = p
+                h = _OFFSET
+                in_word = True
+            h = _mix(h, lc)
+        elif in_word:
+            w_end[m] = p
+            w_hash[m] = h
+            m += 1
+            in_word = False
         if w:
             word_chars += 1
             if not prev_word:
@@ -974,7 +990,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
                     key = _mix(key, np.uint64(48))
                 prev_dec = True
             else:
-                key = _mix(key, np.uint64(_low(lower_table, c)))
+                key = _mix(key, lc)
                 prev_dec = False
         if (f & F_SEP) != 0:
             seps += 1
@@ -990,6 +1006,10 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
                 sentence_ends += 1
         prev_word = w
         prev_lower = (b & LOWER) != 0
+    if in_word:
+        w_end[m] = e
+        w_hash[m] = h
+        m += 1
     row[0] = e - s
     row[1] = n_words
     row[2] = word_chars
@@ -1015,7 +1035,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row):
         row[16] = 1.0 if (not term and (_cls(cls_table, lc) & (PUNCT | SYMBOL)) != 0) else 0.0
     row[17] = sentence_ends
     row[18] = glued
-    return key
+    return key, m
 
 
 @njit(cache=True)

@@ -145,5 +145,29 @@ def test_line_keys_normalise_case_digits_and_spaces():
     cp, starts, ends = cc.layout(lines)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
     row = np.zeros(kernels.N_STATS)
-    keys = [kernels._char_stats(cp, starts[i], ends[i], *tables, row) for i in range(len(lines))]
+    words = kernels._word_buffers(len(cp) + 1)
+    keys = [kernels._char_stats(cp, starts[i], ends[i], *tables, row, *words)[0] for i in range(4)]
     assert keys[0] == keys[1] != keys[2] and keys[3] != keys[0]
+
+
+def _words_of(cp, s, e, tables, size):
+    """(start, end, hash) of each word of line [s, e) as :func:`kernels._words` finds them."""
+    w = kernels._word_buffers(size)
+    m = kernels._words(cp, s, e, tables[0], tables[2], *w)
+    return [(int(w[0][k]), int(w[1][k]), int(w[2][k])) for k in range(m)]
+
+
+@given(st.lists(st.sampled_from(list("ab Ö_é\u0301 1٣.,-’\t\u00a0𝐀𠀀")), max_size=30).map("".join))
+def test_statistics_pass_finds_the_words_of_words(line):
+    # scan_batch takes the words for stopwords and phrases from the statistics pass:
+    # they must be those _words gives (underscores and marks inside, digits, astral).
+    lines = [line, "use_only_cookies 12ab Ünïcode ’s", "", line + "x"]
+    cp, starts, ends = cc.layout(lines)
+    tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
+    row = np.zeros(kernels.N_STATS)
+    size = len(cp) + 1
+    for i in range(len(lines)):
+        w = kernels._word_buffers(size)
+        _, m = kernels._char_stats(cp, starts[i], ends[i], *tables, row, *w)
+        got = [(int(w[0][k]), int(w[1][k]), int(w[2][k])) for k in range(m)]
+        assert got == _words_of(cp, starts[i], ends[i], tables, size)
