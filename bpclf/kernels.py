@@ -53,6 +53,18 @@ _PRIME = np.uint64(0x100000001B3)
 _GAP_SALT = np.uint64(0x9E3779B97F4A7C15)
 _SET_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 _ONE = np.uint64(1)
+#: Characters packed side by side, 21 bits each (every code point fits): the n-gram
+#: window (the last three characters of a padded token and the two before them) and
+#: word shapes.
+_S21 = np.uint64(21)
+_S42 = np.uint64(42)
+_M21 = np.uint64((1 << 21) - 1)
+_M42 = np.uint64((1 << 42) - 1)
+_M63 = np.uint64((1 << 63) - 1)
+#: Odd multipliers of packed keys (multiply-shift hashing: the top bits of the product
+#: depend on every bit of the packed characters).
+_NG_MUL = np.uint64(0x9E3779B97F4A7C15)
+_NG_MUL_OLDER = np.uint64(0xC2B2AE3D27D4EB4F)
 
 #: Decorator of the helpers that allocate nothing. They run without numba's
 #: reference-counting runtime: with it, every call of a helper with array arguments
@@ -96,6 +108,7 @@ COUNT_PREFIX_LENGTHS = np.array([5, 10], dtype=np.int64)
 #: Size (bits of the index) of the shape filter of the words that can start a token
 #: (month names, currency words): see :func:`shape_filter`.
 SHAPE_BITS = 12
+_SHAPE_SHIFT = np.uint64(64 - SHAPE_BITS)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -337,8 +350,8 @@ def word_keys(cp, starts, ends, cls_table, lower_table, salts):
 def _shape(first, last, length):
     """Slot of a word's shape (lower-cased first and last character, length) in the
     filter of :func:`shape_filter`."""
-    h = _mix(_mix(_mix(_OFFSET, np.uint64(first)), np.uint64(last)), np.uint64(length))
-    return _bucket(h, SHAPE_BITS)
+    h = (np.uint64(first) << _S42) | (np.uint64(last) << _S21) | np.uint64(length & 0x1FFFFF)
+    return np.int64((h * _NG_MUL) >> _SHAPE_SHIFT)
 
 
 @njit(cache=True)
@@ -1568,21 +1581,28 @@ def masked_tree_scores(
     out = np.full(n, base, dtype=np.float64)
     at = np.empty(rows, dtype=np.int64)
     cols = np.zeros((n_feat, rows), dtype=np.float64)
+    top = np.empty(n_feat, dtype=np.float64)  # each column's largest value in the block
     alive = np.empty((n_trees, rows), dtype=split_mask.dtype)
     for b0 in range(0, n, rows):
         m = min(rows, n - b0)
         if _block_has_nan(X, b0, m):
             _walk_block(X, b0, m, True, nodes, depths, missing_left, value, roots, at, out)
             continue
+        top[:] = -np.inf
         for i in range(m):
             for f in range(n_feat):
-                cols[f, i] = X[b0 + i, f]
+                v = X[b0 + i, f]
+                cols[f, i] = v
+                top[f] = max(top[f], v)
         alive[:, :] = every
         for k in range(len(split_threshold)):
             thr = split_threshold[k]
+            f = split_feature[k]
+            if thr >= top[f]:
+                continue  # every row of the block goes left: the mask changes nothing
             mask = split_mask[k]
             bits = alive[split_tree[k]]
-            x = cols[split_feature[k]]
+            x = cols[f]
             for i in range(rows):
                 bits[i] &= mask if x[i] > thr else every
         for i in range(m):
