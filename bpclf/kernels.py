@@ -53,18 +53,11 @@ _PRIME = np.uint64(0x100000001B3)
 _GAP_SALT = np.uint64(0x9E3779B97F4A7C15)
 _SET_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 _ONE = np.uint64(1)
-#: Characters packed side by side, 21 bits each (every code point fits): the n-gram
-#: window (the last three characters of a padded token and the two before them) and
-#: word shapes.
+#: Word shapes (:func:`_shape`): characters packed side by side, 21 bits each (every
+#: code point fits), times an odd constant (multiply-shift hashing).
 _S21 = np.uint64(21)
 _S42 = np.uint64(42)
-_M21 = np.uint64((1 << 21) - 1)
-_M42 = np.uint64((1 << 42) - 1)
-_M63 = np.uint64((1 << 63) - 1)
-#: Odd multipliers of packed keys (multiply-shift hashing: the top bits of the product
-#: depend on every bit of the packed characters).
-_NG_MUL = np.uint64(0x9E3779B97F4A7C15)
-_NG_MUL_OLDER = np.uint64(0xC2B2AE3D27D4EB4F)
+_SHAPE_MUL = np.uint64(0x9E3779B97F4A7C15)
 
 #: Decorator of the helpers that allocate nothing. They run without numba's
 #: reference-counting runtime: with it, every call of a helper with array arguments
@@ -351,7 +344,7 @@ def _shape(first, last, length):
     """Slot of a word's shape (lower-cased first and last character, length) in the
     filter of :func:`shape_filter`."""
     h = (np.uint64(first) << _S42) | (np.uint64(last) << _S21) | np.uint64(length & 0x1FFFFF)
-    return np.int64((h * _NG_MUL) >> _SHAPE_SHIFT)
+    return np.int64((h * _SHAPE_MUL) >> _SHAPE_SHIFT)
 
 
 @njit(cache=True)
