@@ -165,8 +165,8 @@ def test_blocks_with_and_without_nan_match_sklearn(
 def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     """Trees of up to 32 / 64 leaves are scored by leaf masks in 32- / 64-bit words,
     bigger ones by the walk; either way every score is the walk's, bit for bit, also
-    for values exactly at a split threshold (they go left), infinities, and a block with
-    a NaN (walked)."""
+    for values exactly at a split threshold (they go left), infinities, a block with a
+    NaN (walked) and blocks where whole columns are below every split (skipped)."""
     from bpclf.kernels import MASK_BLOCK_ROWS, tree_scores
 
     X, y = _data(5, 3000)
@@ -188,6 +188,11 @@ def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     Xt[rng.random(Xt.shape) < 0.02] = np.inf
     Xt[rng.random(Xt.shape) < 0.02] = -np.inf
     Xt[2 * MASK_BLOCK_ROWS + 3, 2] = np.nan  # the third block is walked, the others not
+    # In the second block no row is above any split on features 0 and 1 (the lowest
+    # threshold, -inf): the scorer skips those splits, and the scores must not change.
+    second = slice(MASK_BLOCK_ROWS, 2 * MASK_BLOCK_ROWS)
+    Xt[second, 0] = ens.threshold[split[ens.feature[split] == 0]].min(initial=0.0)
+    Xt[second, 1] = -np.inf
     nodes, depths = ens.walk_arrays
     walk = (nodes, depths, ens.missing_left, ens.value, ens.roots, float(ens.baseline))
     walked = tree_scores(Xt, *walk)
