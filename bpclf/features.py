@@ -27,7 +27,10 @@ from bpclf.pages import Page
 from bpclf.phrases import Lexicon
 from bpclf.stopwords import Stopwords
 
-FEATURE_SCHEMA_VERSION = 2
+#: 2: tokens never cross line ends; 3: the lexical score's n-gram buckets are a
+#: multiply-shift of the packed characters (:func:`bpclf.kernels._line_ngrams`), so
+#: weights fitted on the earlier buckets mean nothing under the new ones.
+FEATURE_SCHEMA_VERSION = 3
 
 #: Words of the token scanner (bpclf.kernels), all lower-case, by word set.
 _MONTHS = [

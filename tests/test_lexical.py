@@ -14,40 +14,61 @@ CFG = LexicalConfig(enabled=True, hash_bits=12, epochs=5, learning_rate=0.2, fol
 
 def _ngrams(line: str, lo: int = 3, hi: int = 5, bits: int = 16) -> list[int]:
     cp, starts, ends = cc.layout([line])
-    chars, buf = kernels._ngram_buffers(starts, ends, lo, hi)
+    buf = kernels._ngram_buffers(starts, ends, lo, hi)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
-    m = kernels._line_ngrams(cp, starts[0], ends[0], *tables, lo, hi, bits, chars, buf)
+    weights = np.arange(1 << bits, dtype=np.float64)
+    acc, m = kernels._line_ngrams(cp, starts[0], ends[0], *tables, lo, hi, bits, weights, buf, True)
+    assert m <= len(buf) and acc == sum(buf[:m])  # the weights of the recorded buckets
     return buf[:m].tolist()
 
 
 _M64 = (1 << 64) - 1
 
 
+def _pack(chars: list[int]) -> int:
+    """Code points side by side, 21 bits each, the first highest."""
+    out = 0
+    for c in chars:
+        out = (out << 21) | c
+    return out
+
+
+def _lower(c: int) -> int:
+    return int(cc.lower_table()[c]) if c < 0x10000 else c  # astral: as they are
+
+
 def _reference_ngrams(line: str, lo: int = 3, hi: int = 5, bits: int = 16) -> list[int]:
-    """The buckets of _line_ngrams, in its order, from the definition: FNV-1a over the
-    code points of each n-gram of each padded, lower-cased, digits-as-0 token, then the
-    finaliser's top bits."""
+    """The buckets of _line_ngrams, in its order, from the definition: each padded,
+    lower-cased, digits-as-0 token; at each of its characters after the leading pad,
+    the n-grams ending there (shorter first); an n-gram's key is its last three
+    characters packed times one odd constant, xor the characters before them packed
+    times another; the bucket is the key's top bits."""
     out = []
     for token in line.split():
-        lowered = [48 if ch.isdecimal() else int(cc.lower_table()[ord(ch)]) for ch in token]
+        lowered = [48 if ch.isdecimal() else _lower(ord(ch)) for ch in token]
         chars = [32, *lowered, 32]
-        for k in range(len(chars)):
-            h = 0xCBF29CE484222325
-            for m in range(min(hi, len(chars) - k)):
-                h = ((h ^ chars[k + m]) * 0x100000001B3) & _M64
-                if m + 1 >= lo:
-                    f = h ^ (h >> 33)
-                    f = (f * 0xFF51AFD7ED558CCD) & _M64
-                    f ^= f >> 33
-                    f = (f * 0xC4CEB9FE1A85EC53) & _M64
-                    f ^= f >> 33
-                    out.append(f >> (64 - bits))
+        for t in range(1, len(chars)):
+            for n in range(lo, min(hi, t + 1) + 1):
+                gram = chars[t + 1 - n : t + 1]
+                key = (_pack(gram[-3:]) * 0x9E3779B97F4A7C15) & _M64
+                if n > 3:
+                    key ^= (_pack(gram[:-3]) * 0xC2B2AE3D27D4EB4F) & _M64
+                out.append(key >> (64 - bits))
     return out
 
 
 def test_ngram_buckets_follow_the_definition():
-    for line in ["Posted in News", "  Äb 12:30 — ЁЖ x  ", "a", "Lue lisää 2021...", ""]:
-        assert _ngrams(line) == _reference_ngrams(line)
+    lines = ["Posted in News", "  Äb 12:30 — ЁЖ x  ", "a", "Lue lisää 2021...", "", "𝐀𝐁 𠀀"]
+    for line in lines:
+        for lo, hi in [(3, 5), (1, 5), (2, 4), (4, 5), (1, 1)]:
+            assert _ngrams(line, lo, hi) == _reference_ngrams(line, lo, hi)
+
+
+def test_ngrams_of_different_lengths_get_different_keys():
+    # "ab" as a 2-gram and " ab" as a 3-gram must not share a key: the pad is packed.
+    two = _ngrams("ab", 2, 2, bits=20)
+    three = _ngrams("ab", 3, 3, bits=20)
+    assert not set(two) & set(three)
 
 
 def test_ngrams_of_padded_words():
