@@ -227,7 +227,7 @@ def config_from_dict(
             'model.class_weight must be "balanced" or "none"',
         ),
         (
-            1 <= lexical.ngram_min <= lexical.ngram_max <= 5,  # kernels.NGRAM_MAX
+            1 <= lexical.ngram_min <= lexical.ngram_max <= 5,  # kernels._line_ngrams' window
             "lexical.ngram_min and ngram_max must satisfy 1 <= ngram_min <= ngram_max <= 5",
         ),
         (8 <= lexical.hash_bits <= 24, "lexical.hash_bits must be in 8..24"),

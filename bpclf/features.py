@@ -318,6 +318,16 @@ class FeatureExtractor:
         if missing:
             raise ValueError(f"unknown context feature(s): {', '.join(missing)}")
         self._ctx_index = [self.base_names.index(f) for f in config.context_features]
+        # Derived once from the config and lexicon, read by every batch.
+        self._appeal = np.array([c in config.appeal_categories for c in lexicon.categories], bool)
+        self._global_cols = self._columns(
+            "phrase_count", "short", "ends_terminal", "n_words", "empty", "stopword_share",
+            "log_chars", "appeal_phrase",
+        )  # fmt: skip
+        self._profile_cols = self._columns(
+            "short", "starts_bullet", "date_count", "url_count", "phrase_count",
+            "title_share", "n_words", "log_chars",
+        )  # fmt: skip
         offsets = [d for d in range(-config.context_window, config.context_window + 1) if d]
         self._offsets = offsets
         self.feature_names = (
@@ -328,6 +338,10 @@ class FeatureExtractor:
             + (MARKUP_NAMES if config.markup_features else [])
             + (SITE_NAMES if config.corpus_stats else [])
         )
+
+    def _columns(self, *names: str) -> np.ndarray:
+        """Indices of base features, in the order given (what the kernels read)."""
+        return np.array([self.base_names.index(name) for name in names], dtype=np.int64)
 
     @property
     def n_features(self) -> int:
@@ -438,10 +452,9 @@ class FeatureExtractor:
             self.stopwords.table.slots, self.stopwords.table.index, self.stopwords.table.filter,
             *ph.args(), tok_slots, tok_index, tok_shapes,
         )  # fmt: skip
-        appeal = np.array([c in cfg.appeal_categories for c in self.lexicon.categories], bool)
         log_chars = np.log1p(stats[:, 0])
         kernels.base_block(
-            stats, sw, ph_count, ph_cover, ph_cat, tokens, log_chars, appeal,
+            stats, sw, ph_count, ph_cover, ph_cat, tokens, log_chars, self._appeal,
             cfg.short_line_words, out,
         )  # fmt: skip
         return keys
@@ -457,15 +470,11 @@ class FeatureExtractor:
         """Page-level features (:data:`_GLOBAL_NAMES`), in one compiled pass per page
         (:func:`bpclf.kernels.global_block`), written into ``out`` (returned)."""
         cfg = self.config
-        index = {name: i for i, name in enumerate(self.base_names)}
-        used = ("phrase_count", "short", "ends_terminal", "n_words", "empty", "stopword_share")
-        cols = np.array([index[f] for f in (*used, "log_chars")], dtype=np.int64)
-        appeal = [index[f"phrase_{c}"] for c in cfg.appeal_categories if f"phrase_{c}" in index]
         known = (self.stopwords.table.language_ids(list(langs)) >= 0).astype(np.float64)
         kernels.global_block(
-            base, cols, np.array(appeal, dtype=np.int64), lay.starts, lay.ends,
-            lay.page_start, lay.page_len, line_keys, np.log1p(lay.page_len), known[lay.page],
-            cfg.context_window, cfg.max_distance, out,
+            base, self._global_cols, lay.starts, lay.ends, lay.page_start, lay.page_len,
+            line_keys, np.log1p(lay.page_len), known[lay.page], cfg.context_window,
+            cfg.max_distance, out,
         )  # fmt: skip
         return out
 
@@ -478,11 +487,8 @@ class FeatureExtractor:
         line lengths. Listing pages are annotated boilerplate as a whole although many
         of their lines are full sentences. ``glob``: the :data:`_GLOBAL_NAMES` block of
         the same lines (repeat counts, page mean of the log length)."""
-        names = ("short", "starts_bullet", "date_count", "url_count", "phrase_count",
-                 "title_share", "n_words", "log_chars")  # fmt: skip
-        cols = np.array([self.base_names.index(name) for name in names], dtype=np.int64)
         kernels.profile_block(
-            base, cols,
+            base, self._profile_cols,
             np.ascontiguousarray(glob[:, _GLOBAL_NAMES.index("repeat_count")]),
             np.ascontiguousarray(glob[:, _GLOBAL_NAMES.index("page_mean_log_chars")]),
             lay.cp, lay.starts, lay.ends, lay.page_start, lay.page_len, out,

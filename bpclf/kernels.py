@@ -53,8 +53,9 @@ _PRIME = np.uint64(0x100000001B3)
 _GAP_SALT = np.uint64(0x9E3779B97F4A7C15)
 _SET_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 _ONE = np.uint64(1)
-#: Word shapes (:func:`_shape`): characters packed side by side, 21 bits each (every
-#: code point fits), times an odd constant (multiply-shift hashing).
+#: Characters packed side by side, 21 bits each (every code point fits): word shapes
+#: (:func:`_shape`, times an odd constant: multiply-shift hashing) and the n-gram window
+#: (:func:`_line_ngrams`).
 _S21 = np.uint64(21)
 _S42 = np.uint64(42)
 _SHAPE_MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -1205,21 +1206,21 @@ def _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count,
 
 @njit(cache=True)
 def global_block(
-    base, cols, appeal_cols, starts, ends, page_start, page_len, keys, log_page_lines,
-    known, window, cap, out,
+    base, cols, starts, ends, page_start, page_len, keys, log_page_lines, known, window, cap,
+    out,
 ):  # fmt: skip
     """The page-level block of bpclf.features (columns as ``features._GLOBAL_NAMES``),
     written into ``out`` (n, 23): a view of the feature matrix, so no copy follows.
 
     ``base``: the base feature block; ``cols``: its columns phrase_count, short,
-    ends_terminal, n_words, empty, stopword_share, log_chars; ``appeal_cols``: the
-    columns of the appeal phrase categories. ``log_page_lines`` (np.log1p of
+    ends_terminal, n_words, empty, stopword_share, log_chars, appeal_phrase (which
+    :func:`base_block` derived from the appeal categories). ``log_page_lines`` (np.log1p of
     ``page_len``) and ``known`` (1.0 where the page's language has stopwords) are per
     line; logarithms stay in numpy, whose results the model was trained on.
     """
     n = base.shape[0]
-    c_phrase, c_short, c_term, c_words, c_empty, c_sw, c_log = (
-        cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6],
+    c_phrase, c_short, c_term, c_words, c_empty, c_sw, c_log, c_appeal = (
+        cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7],
     )  # fmt: skip
     phrase = np.empty(n, dtype=np.bool_)
     appeal = np.empty(n, dtype=np.bool_)
@@ -1228,10 +1229,7 @@ def global_block(
     empty = np.empty(n, dtype=np.bool_)
     for i in range(n):
         phrase[i] = base[i, c_phrase] > 0
-        a = 0.0
-        for c in appeal_cols:
-            a += base[i, c]
-        appeal[i] = a > 0
+        appeal[i] = base[i, c_appeal] > 0
         short[i] = base[i, c_short] > 0
         noterm[i] = base[i, c_term] == 0
         empty[i] = base[i, c_empty] > 0
@@ -1636,10 +1634,6 @@ def _ngram_char(cp, p, flag_table, lower_table):
     return np.uint64(_low(lower_table, c))
 
 
-#: Longest n-gram the window holds.
-NGRAM_MAX = 5
-
-
 #: The n-gram window (:func:`_line_ngrams`): the last three characters of a padded
 #: token, 21 bits each (every code point fits), and the two before them.
 _M21 = np.uint64((1 << 21) - 1)
@@ -1665,7 +1659,7 @@ def _gram(key, shift, weights, out, n, record):
 def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, weights, out, record):
     """(sum of the weights, number) of the character n-grams of line [s, e); with
     ``record`` their buckets also go to ``out`` (what fitting needs; scoring does not
-    store them, which cost a third of its time). Fitting and scoring add the weights in
+    store them, which cost about a fifth of its time). Fitting and scoring add the weights in
     the same order, so a line's score while fitting is exactly its score later.
 
     Each whitespace-separated token is lower-cased, its digits made 0 and padded with a
