@@ -1548,7 +1548,7 @@ del _i
 
 @njit(cache=True)
 def masked_tree_scores(
-    X, split_feature, split_threshold, split_tree, split_mask, leaf_value, leaf_start,
+    X, split_feature, split_threshold, split_tree, split_mask, leaf_value, leaf_start, used,
     nodes, depths, missing_left, value, roots, base, positions, every,
 ):  # fmt: skip
     """The scores of :func:`tree_scores`, found by masking leaves instead of walking.
@@ -1559,12 +1559,14 @@ def masked_tree_scores(
     splits, the lowest bit left is the leaf the walk would reach (QuickScorer, Lucchese
     et al. 2015). Every split is applied to all rows of a block (:data:`MASK_BLOCK_ROWS`)
     at once, without a branch, over a copy of the block's columns (one contiguous row of
-    values per feature), so the compiler vectorises the loop. Splits are sorted by feature, so a
-    column stays in cache for all its splits. Blocks with a NaN are walked by
+    values per feature; only the ``used`` features, those some split reads), so the
+    compiler vectorises the loop. Splits are sorted by feature, so a column stays in
+    cache for all its splits. Blocks with a NaN in a used column are walked by
     :func:`tree_scores`'s code (NaN follows ``missing_left``, not a comparison). Leaf
-    values are added tree by tree in order, so every score is the walk's bit for bit.
-    ``every``: the mask word with all bits set. Only for validated ensembles whose trees
-    have at most as many leaves as the mask has bits.
+    values are added tree by tree in order (for all rows of the block, tree after tree:
+    the masks are read in order), so every score is the walk's bit for bit. ``every``:
+    the mask word with all bits set. Only for validated ensembles whose trees have at
+    most as many leaves as the mask has bits.
     """
     n, n_feat = X.shape
     n_trees = len(roots)
@@ -1574,17 +1576,21 @@ def masked_tree_scores(
     cols = np.zeros((n_feat, rows), dtype=np.float64)
     top = np.empty(n_feat, dtype=np.float64)  # each column's largest value in the block
     alive = np.empty((n_trees, rows), dtype=split_mask.dtype)
+    score = np.empty(rows, dtype=np.float64)
     for b0 in range(0, n, rows):
         m = min(rows, n - b0)
-        if _block_has_nan(X, b0, m):
-            _walk_block(X, b0, m, True, nodes, depths, missing_left, value, roots, at, out)
-            continue
         top[:] = -np.inf
+        nan = False
         for i in range(m):
-            for f in range(n_feat):
+            for u in range(len(used)):
+                f = used[u]
                 v = X[b0 + i, f]
                 cols[f, i] = v
                 top[f] = max(top[f], v)
+                nan |= v != v
+        if nan:
+            _walk_block(X, b0, m, True, nodes, depths, missing_left, value, roots, at, out)
+            continue
         alive[:, :] = every
         for k in range(len(split_threshold)):
             thr = split_threshold[k]
@@ -1596,13 +1602,15 @@ def masked_tree_scores(
             x = cols[f]
             for i in range(rows):
                 bits[i] &= mask if x[i] > thr else every
-        for i in range(m):
-            s = out[b0 + i]
-            for t in range(n_trees):
-                v = np.uint64(alive[t, i])
+        score[:m] = out[b0 : b0 + m]
+        for t in range(n_trees):
+            bits = alive[t]
+            leaves = leaf_value[leaf_start[t] :]
+            for i in range(m):
+                v = np.uint64(bits[i])
                 lowest = v & (~v + _ONE)
-                s += leaf_value[leaf_start[t] + positions[(lowest * _DEBRUIJN) >> _S58]]
-            out[b0 + i] = s
+                score[i] += leaves[positions[(lowest * _DEBRUIJN) >> _S58]]
+        out[b0 : b0 + m] = score[:m]
     return out
 
 

@@ -75,6 +75,8 @@ MAX_EXTRAS = 8
 _VECTOR_PREFIX = "vec__"
 #: Refuse vectors longer than this (the lexical weights have 2 ** hash_bits <= 2 ** 24).
 MAX_VECTOR_LENGTH = 1 << 24
+#: Dtypes a vector member may have (the lexical weights: float64, or int16 quantised).
+VECTOR_DTYPES = (np.dtype(np.float64), np.dtype(np.int16))
 
 # Fixed zip entry attributes so that the same content always gives the same bytes
 # (np.savez_compressed stamps every entry with the current time).
@@ -223,8 +225,9 @@ class TreeEnsemble:
         and the mask clearing the bits of the leaves of the split's left subtree (32-bit
         words when every tree has at most 32 leaves, as with the default
         ``max_leaf_nodes = 31``: half the memory traffic, twice the lanes); the leaf
-        values of each tree in left-to-right order, from ``leaf_start[tree]``; the mask
-        word with every bit set.
+        values of each tree in left-to-right order, from ``leaf_start[tree]``; the
+        features some split reads (the only columns the scorer copies); the mask word
+        with every bit set.
         """
         from bpclf.kernels import leaf_ranges
 
@@ -256,6 +259,7 @@ class TreeEnsemble:
             mask,
             leaf_value,
             leaf_start,
+            np.unique(self.feature[split]).astype(np.int64),
         )
         for arr in arrays:
             arr.flags.writeable = False
@@ -473,8 +477,8 @@ def save_model(
 
     ``extras`` are further named ensembles (for example a second pass) stored beside the
     main one, each validated and described in the format header like the main one.
-    ``vectors`` are named 1-D float64 arrays (for example the lexical n-gram weights),
-    stored as ``vec__<name>`` members with their length in the header.
+    ``vectors`` are named 1-D float64 or int16 arrays (for example the lexical n-gram
+    weights), stored as ``vec__<name>`` members with their length in the header.
     """
     path = Path(path)
     ensemble.validate(source=str(path))
@@ -513,16 +517,17 @@ def _raise_value(message: str) -> ValueError:
 
 
 def _check_vector(key: Any, vec: Any, length: Any, fail: Any) -> None:
-    """A named vector member must be a finite 1-D float64 array of the declared length."""
+    """A named vector member must be a 1-D array of :data:`VECTOR_DTYPES` (finite, if
+    floats) of the declared length."""
     if not isinstance(key, str) or not _EXTRA_NAME.fullmatch(key):
         raise fail(f"invalid vector name {_clip(key)}")
     if not _is_int(length) or not 0 <= length <= MAX_VECTOR_LENGTH:
         raise fail(f"vector {key!r}: length must be an integer in 0..{MAX_VECTOR_LENGTH}")
-    if not isinstance(vec, np.ndarray) or vec.dtype != np.float64 or vec.ndim != 1:
-        raise fail(f"vector {key!r} must be a 1-D float64 array")
+    if not isinstance(vec, np.ndarray) or vec.dtype not in VECTOR_DTYPES or vec.ndim != 1:
+        raise fail(f"vector {key!r} must be a 1-D float64 or int16 array")
     if vec.shape[0] != length:
         raise fail(f"vector {key!r} has {vec.shape[0]} entries, the header says {length}")
-    if not np.isfinite(vec).all():
+    if vec.dtype.kind == "f" and not np.isfinite(vec).all():
         raise fail(f"vector {key!r} has non-finite values")
 
 

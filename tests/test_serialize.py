@@ -200,6 +200,30 @@ def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     np.testing.assert_allclose(walked, model.decision_function(Xt), atol=1e-9)
 
 
+def test_leaf_masks_copy_only_the_columns_splits_read():
+    """A column no split reads is neither copied nor checked for NaN: a block with a NaN
+    there scores as if it held any other value, and exactly like the walk."""
+    from bpclf.kernels import MASK_BLOCK_ROWS, tree_scores
+
+    X, y = _data(7, 2000)
+    X[:, 3] = 1.0  # constant: never split on
+    model = HistGradientBoostingClassifier(max_iter=8, random_state=0, max_leaf_nodes=16)
+    ens = TreeEnsemble.from_sklearn(model.fit(X, y))
+    used = ens.mask_arrays[6]
+    assert 3 not in used and used.tolist() == sorted(set(ens.feature[~ens.is_leaf].tolist()))
+    Xt = np.random.default_rng(8).normal(size=(2 * MASK_BLOCK_ROWS, N_FEATURES))
+    with_nan = Xt.copy()
+    with_nan[5, 3] = np.nan
+    with_nan[MASK_BLOCK_ROWS + 9, used[0]] = np.nan  # the second block: walked
+    nodes, depths = ens.walk_arrays
+    walk = (nodes, depths, ens.missing_left, ens.value, ens.roots, float(ens.baseline))
+    scores = ens.decision_function(with_nan)
+    np.testing.assert_array_equal(scores, tree_scores(with_nan, *walk))
+    np.testing.assert_array_equal(
+        scores[:MASK_BLOCK_ROWS], ens.decision_function(Xt)[:MASK_BLOCK_ROWS]
+    )
+
+
 def test_walk_arrays_are_built_once(ensemble: TreeEnsemble):
     nodes, depths = ensemble.walk_arrays
     assert ensemble.walk_arrays[0] is nodes
@@ -584,6 +608,12 @@ def test_vectors_round_trip_and_tampering(tmp_path: Path, ensemble: TreeEnsemble
     _refused(_tampered(path, vec__lexical_weights=bad), "non-finite")
     _refused(_tampered(path, vec__lexical_weights=weights[:10]), "header says 64")
     _refused(_tampered(path, vec__lexical_weights=weights.astype(np.float32)), "float64")
+    _refused(_tampered(path, vec__lexical_weights=weights.astype(">f8")), "float64")
+    quantised = (weights * 1000).astype(np.int16)
+    save_model(path, ensemble, {}, vectors={"lexical_weights": quantised})
+    _, _, _, vectors = serialize.load_model_bundle(path)
+    np.testing.assert_array_equal(vectors["lexical_weights"], quantised)
+    assert vectors["lexical_weights"].dtype == np.int16
     members = _members(path)
     del members["vec__lexical_weights"]
     _write_raw(tmp_path / "lacking.bpclf", members)
