@@ -122,6 +122,10 @@ class LexicalConfig:
     window: int = 3
     #: Each n-gram model is fitted on at most this many lines (a seeded sample).
     max_train_lines: int = 200_000
+    #: Store the fitted weights as 16-bit integers times one scale: a quarter of the
+    #: memory (512 KB at 18 bits), so the table stays in a core's cache between batches
+    #: (scores move by ~1e-5). False: float64 weights, as models trained before it.
+    quantize: bool = True
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,7 @@ def config_from_dict(
 #: always the refit path).
 _FORMERLY = {
     "features": {"page_profile": False},
-    "lexical": {"enabled": False},
+    "lexical": {"enabled": False, "quantize": False},
     "model": {"max_depth": 0, "large_data_lines": 0},
 }
 

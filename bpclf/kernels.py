@@ -1745,15 +1745,19 @@ def _line_score(acc, m, intercept):
 
 
 @njit(cache=True)
-def ngram_scores(cp, starts, ends, cls_table, flag_table, lower_table, lo, hi, bits, weights, b):
-    """Score (log-odds of boilerplate) of every line under a hashed n-gram model."""
+def ngram_scores(
+    cp, starts, ends, cls_table, flag_table, lower_table, lo, hi, bits, weights, b, scale
+):  # fmt: skip
+    """Score (log-odds of boilerplate) of every line under a hashed n-gram model whose
+    weights are ``weights * scale``: float64 weights with scale 1, or 16-bit integers
+    (whose sum is exact in a float64 whatever the order: the scale is applied once)."""
     n = len(starts)
     out = np.empty(n, dtype=np.float64)
     tables = (cls_table, flag_table, lower_table)
     none = np.empty(0, dtype=np.int64)
     for i in range(n):
         acc, m = _line_ngrams(cp, starts[i], ends[i], *tables, lo, hi, bits, weights, none, False)
-        out[i] = _line_score(acc, m, b)
+        out[i] = _line_score(acc * scale, m, b)
     return out
 
 

@@ -11,8 +11,9 @@ Stacking needs care: the trees must learn from scores like those they get on new
 so during training every line's score comes from an n-gram model fitted on the *other*
 pages (k folds grouped by page); the model stored in the file is then fitted on all
 pages. Fitting is AdaGrad in compiled code (:func:`bpclf.kernels.ngram_train`),
-deterministic for a given seed, and the weights are a plain float array in the model
-file.
+deterministic for a given seed; the model file stores the weights as 16-bit integers
+times one scale (``quantize``, the default: the table a line's n-grams are looked up in
+is a quarter of the size and stays in cache) or as float64.
 """
 
 from __future__ import annotations
@@ -48,9 +49,27 @@ def _tables():
     return cc.class_table(), cc.flag_table(), cc.lower_table()
 
 
+#: Largest magnitude of a quantised weight (int16, symmetric around 0).
+QUANT_MAX = 32767
+
+
+def quantized(weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(q, scale)`` with int16 ``q`` and ``q * scale`` the nearest multiple of
+    ``scale`` to each weight: the largest magnitude maps to :data:`QUANT_MAX`, so no
+    weight is clipped and each moves by at most ``scale / 2``."""
+    top = float(np.abs(weights).max()) if len(weights) else 0.0
+    if top == 0.0:
+        return np.zeros(len(weights), dtype=np.int16), 1.0
+    scale = top / QUANT_MAX
+    q = np.clip(np.rint(weights / scale), -QUANT_MAX, QUANT_MAX).astype(np.int16)
+    return q, scale
+
+
 @dataclass(frozen=True, eq=False)
 class LexicalModel:
-    """Fitted n-gram weights (``2 ** hash_bits`` floats) and intercept.
+    """Fitted n-gram weights (``2 ** hash_bits`` of them, each ``weights[k] * scale``)
+    and intercept: int16 weights when the config quantises them, float64 (scale 1)
+    otherwise.
 
     Lines come as code points with start and end offsets (the layout the feature
     extractor computed for the same batch: :meth:`FeatureExtractor.layout`).
@@ -59,27 +78,34 @@ class LexicalModel:
     config: LexicalConfig
     weights: np.ndarray
     intercept: float
+    scale: float = 1.0
 
     def score(self, cp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Log-odds of boilerplate of every line [starts[i], ends[i]) of ``cp``."""
         c = self.config
         return kernels.ngram_scores(
             cp, starts, ends, *_tables(), c.ngram_min, c.ngram_max, c.hash_bits,
-            self.weights, float(self.intercept),
+            self.weights, float(self.intercept), float(self.scale),
         )  # fmt: skip
 
     def validate(self) -> None:
         """Raise ValueError unless the weights can be used with this config."""
         w = self.weights
-        if not isinstance(w, np.ndarray) or w.dtype != np.float64 or w.ndim != 1:
-            raise ValueError("lexical weights must be a 1-D float64 array")
+        dtype = np.dtype(np.int16 if self.config.quantize else np.float64)
+        if not isinstance(w, np.ndarray) or w.dtype != dtype or w.ndim != 1:
+            raise ValueError(f"lexical weights must be a 1-D {dtype} array")
         if w.shape[0] != 1 << self.config.hash_bits:
             raise ValueError(
                 f"lexical weights have {w.shape[0]} entries, hash_bits "
                 f"{self.config.hash_bits} needs {1 << self.config.hash_bits}"
             )
-        if not np.isfinite(w).all() or not np.isfinite(self.intercept):
+        if not np.isfinite(self.intercept) or (w.dtype.kind == "f" and not np.isfinite(w).all()):
             raise ValueError("lexical weights must be finite")
+        if self.config.quantize:
+            if not (np.isfinite(self.scale) and self.scale > 0):
+                raise ValueError("lexical weight scale must be a positive number")
+        elif self.scale != 1.0:
+            raise ValueError("float64 lexical weights take no scale")
 
 
 def _fit(config, cp, starts, ends, y, sample_weight, seed, lines=None) -> LexicalModel:
@@ -95,7 +121,10 @@ def _fit(config, cp, starts, ends, y, sample_weight, seed, lines=None) -> Lexica
         np.asarray(y, dtype=np.float64), np.asarray(sample_weight, dtype=np.float64),
         order, c.epochs, c.learning_rate, c.l2,
     )  # fmt: skip
-    return LexicalModel(config, weights, intercept)
+    if not c.quantize:
+        return LexicalModel(config, weights, intercept)
+    q, scale = quantized(weights)
+    return LexicalModel(config, q, intercept, scale)
 
 
 def fit_out_of_fold(

@@ -131,7 +131,9 @@ def _read_lexical(
     if weights is None or not isinstance(stored, dict):
         raise ModelError("model config enables the lexical score but it is missing", source=src)
     try:
-        lexical = LexicalModel(config.lexical, weights, float(stored["intercept"]))
+        # Quantised weights need their scale; float64 ones (older models) have none.
+        scale = float(stored["scale"] if config.lexical.quantize else stored.get("scale", 1.0))
+        lexical = LexicalModel(config.lexical, weights, float(stored["intercept"]), scale)
         lexical.validate()
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"invalid lexical model ({exc})", source=src) from None
@@ -274,7 +276,8 @@ class BoilerplateClassifier:
             },
         }
         if self.lexical_ is not None:
-            self.meta_["lexical"] = {"intercept": self.lexical_.intercept}
+            lex = self.lexical_
+            self.meta_["lexical"] = {"intercept": lex.intercept, "scale": lex.scale}
         steps.seconds["other"] = time.perf_counter() - t_fit - sum(steps.seconds.values())
         self.fit_seconds_ = steps.seconds
         log.debug("fit steps (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in steps.seconds.items()))

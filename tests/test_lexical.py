@@ -1,12 +1,21 @@
 """The learned lexical score: n-gram hashing, AdaGrad fit, out-of-fold scores."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from bpclf import charclass as cc
 from bpclf import kernels
 from bpclf.config import LexicalConfig
-from bpclf.lexical import LexicalModel, fit_out_of_fold, lexical_block, lexical_names
+from bpclf.lexical import (
+    QUANT_MAX,
+    LexicalModel,
+    fit_out_of_fold,
+    lexical_block,
+    lexical_names,
+    quantized,
+)
 from bpclf.pages import Page
 
 CFG = LexicalConfig(enabled=True, hash_bits=12, epochs=5, learning_rate=0.2, folds=3)
@@ -97,13 +106,13 @@ def _pages(n: int, seed: int = 0) -> list[Page]:
     return pages
 
 
-def _fit(pages, y=None, seed=1):
+def _fit(pages, y=None, seed=1, config=CFG):
     """(model on all lines, out-of-fold scores) for ``pages`` (labels from the pages)."""
     if y is None:
         y = np.concatenate([p.labels for p in pages]).astype(float)
     cp, starts, ends = cc.layout([line for p in pages for line in p.lines])
     sizes = [len(p) for p in pages]
-    return fit_out_of_fold(CFG, cp, starts, ends, sizes, y, np.ones(len(y)), seed=seed)
+    return fit_out_of_fold(config, cp, starts, ends, sizes, y, np.ones(len(y)), seed=seed)
 
 
 def _score(model, lines):
@@ -143,3 +152,48 @@ def test_block_names_and_missing_neighbours():
     assert names[:3] == ["lex", "lex@-2", "lex@-1"]
     assert X[0, names.index("lex@-1")] == -10.0 and X[1, names.index("lex@-1")] == 1.0
     assert X[2, names.index("lex_page_mean")] == 3.0
+
+
+def test_quantized_keeps_every_weight_within_half_a_step():
+    w = np.array([0.0, -1.9, 1.9 / QUANT_MAX * 0.4, 0.73, -0.0001, 1.2])
+    q, scale = quantized(w)
+    assert q.dtype == np.int16 and scale == 1.9 / QUANT_MAX
+    assert np.abs(q).max() == QUANT_MAX  # the largest magnitude is not clipped
+    assert np.abs(q * scale - w).max() <= scale / 2
+    assert q[0] == 0 and q[2] == 0  # below half a step: zero
+    zero_q, zero_scale = quantized(np.zeros(4))
+    assert zero_scale == 1.0 and not zero_q.any()
+
+
+def test_quantized_model_scores_like_the_float_one():
+    pages = _pages(30)
+    exact, oof_exact = _fit(pages, config=replace(CFG, quantize=False))
+    quant, oof_quant = _fit(pages)
+    assert exact.weights.dtype == np.float64 and exact.scale == 1.0
+    assert quant.weights.dtype == np.int16
+    # The same fit, then rounded: every weight within half a step of the float one.
+    assert np.abs(quant.weights * quant.scale - exact.weights).max() <= quant.scale / 2
+    lines = [line for p in pages for line in p.lines] + ["Share this", "", "Ünïcode 12"]
+    a, b = _score(exact, lines), _score(quant, lines)
+    m = np.array([len(_ngrams(line, bits=CFG.hash_bits)) for line in lines])
+    # Each of a line's m n-grams moves by <= scale/2 and counts 1/sqrt(m).
+    assert (np.abs(a - b) <= quant.scale / 2 * np.sqrt(m) + 1e-12).all()
+    assert not np.array_equal(a, b)
+    assert np.abs(oof_exact - oof_quant).max() < 1e-2  # out-of-fold scores use them too
+    quant.validate()
+
+
+def test_weights_must_match_the_quantize_setting():
+    pages = _pages(12)
+    quant, _ = _fit(pages)
+    float_cfg = replace(CFG, quantize=False)
+    cases = [
+        (LexicalModel(CFG, quant.weights.astype(np.float64), quant.intercept, 1.0), "int16"),
+        (LexicalModel(float_cfg, quant.weights, quant.intercept), "float64"),
+        (LexicalModel(CFG, quant.weights, quant.intercept, 0.0), "scale"),
+        (LexicalModel(CFG, quant.weights, quant.intercept, float("nan")), "scale"),
+        (LexicalModel(float_cfg, quant.weights * quant.scale, quant.intercept, 2.0), "no scale"),
+    ]
+    for model, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.validate()

@@ -1,5 +1,6 @@
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -86,6 +87,7 @@ def test_lexical_model_is_stored_and_checked(tiny_model, model_file, tmp_path):
     scores = lex.score(*cc.layout(page.lines))
     labels = np.array(page.labels)
     assert scores[labels == 1].min() > scores[labels == 0].max()
+    assert loaded.lexical_.weights.dtype == np.int16 and loaded.lexical_.scale == lex.scale
     short = {"lexical_weights": lex.weights[:100]}
     with pytest.raises(ModelError, match="invalid lexical model"):
         BoilerplateClassifier.load(_tampered(model_file, tmp_path, vectors=short))
@@ -215,3 +217,30 @@ def test_transform_is_what_the_trees_see(tiny_model, pages):
         )
     )
     np.testing.assert_allclose(proba, np.concatenate(tiny_model.predict_proba(pages[:3])))
+
+
+def test_lexical_scale_is_required_for_quantised_weights(tiny_model, model_file, tmp_path):
+    lexical = {"intercept": tiny_model.lexical_.intercept}  # the scale left out
+    with pytest.raises(ModelError, match="invalid lexical model"):
+        BoilerplateClassifier.load(_tampered(model_file, tmp_path, lexical=lexical))
+
+
+def test_models_with_float64_lexical_weights_still_load(pages, tmp_path):
+    """Models trained before quantisation store float64 weights, no scale, and a config
+    without ``lexical.quantize``: they load and predict as they did."""
+    cfg = tiny_config()
+    cfg = replace(cfg, lexical=replace(cfg.lexical, quantize=False))
+    model = BoilerplateClassifier(cfg).fit(pages)
+    assert model.lexical_.weights.dtype == np.float64
+    path = tmp_path / "float.bpclf"
+    model.save(path)
+    config = json.loads(json.dumps(model.meta_["config"]))
+    del config["lexical"]["quantize"]
+    old = _tampered(path, tmp_path, config=config, lexical={"intercept": model.lexical_.intercept})
+    loaded = BoilerplateClassifier.load(old)
+    assert not loaded.config_.lexical.quantize and loaded.lexical_.scale == 1.0
+    held_out = [make_page("h", "en", seed=99)]
+    np.testing.assert_array_equal(
+        np.concatenate(loaded.predict_proba(held_out)),
+        np.concatenate(model.predict_proba(held_out)),
+    )
