@@ -67,12 +67,14 @@ CURRENCY = "$€£¥₽₹"
 
 # Flag bits of :func:`flag_table` (the kernels' second per-code-point table).
 F_SEP, F_BULLET, F_CLOSER, F_TERM, F_DEC, F_CURRENCY = 1, 2, 4, 8, 16, 32
+#: Lower-cases to "h" or "w": where "http" or "www" may start inside a word.
+F_HW = 64
 
 
 @lru_cache(maxsize=1)
 def flag_table() -> np.ndarray:
-    """Membership flags (separator, bullet, closer, terminal, decimal digit, currency)
-    for every code point of the Basic Multilingual Plane."""
+    """Membership flags (separator, bullet, closer, terminal, decimal digit, currency,
+    lower-cases to h or w) for every code point of the Basic Multilingual Plane."""
     table = np.zeros(0x10000, dtype=np.uint8)
     for chars, bit in (
         (SEPARATORS, F_SEP),
@@ -86,6 +88,8 @@ def flag_table() -> np.ndarray:
     for cp in range(0x10000):
         if unicodedata.category(chr(cp)) == "Nd":
             table[cp] |= F_DEC
+    low = lower_table()
+    table[(low == ord("h")) | (low == ord("w"))] |= F_HW
     return table
 
 

@@ -37,6 +37,7 @@ from bpclf.charclass import (
     F_CLOSER,
     F_CURRENCY,
     F_DEC,
+    F_HW,
     F_SEP,
     F_TERM,
     LETTER,
@@ -695,7 +696,13 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
 @_helper
 def _inner_start(cp, p, e, flag_table, lower_table):
     """Whether a token can start at p inside a word: a digit (phone numbers), or the
-    first letter of "http" or "www" (URLs, which need at least that much)."""
+    first letter of "http" or "www" (URLs, which need at least that much). One flag
+    lookup rules out the other characters: this runs at every character of a word."""
+    f = _flg(flag_table, cp[p])
+    if (f & (F_HW | F_DEC)) == 0:
+        return False
+    if (f & F_DEC) != 0:
+        return True
     lc = _low(lower_table, cp[p])
     if lc == 104:
         return (
@@ -710,7 +717,7 @@ def _inner_start(cp, p, e, flag_table, lower_table):
             and _low(lower_table, cp[p + 1]) == 119
             and _low(lower_table, cp[p + 2]) == 119
         )
-    return _dec(flag_table, cp[p])
+    return False
 
 
 @_helper

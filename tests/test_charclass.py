@@ -30,6 +30,10 @@ def test_flag_and_lower_tables():
     assert flags[ord("€")] & cc.F_CURRENCY and not flags[ord("a")]
     assert low[ord("Ä")] == ord("ä") and low[ord("Σ")] == ord("σ") and low[ord("x")] == ord("x")
     assert low[ord("İ")] == ord("İ")  # lower() would give two characters: kept as is
+    # Where "http"/"www" may start inside a word: exactly what lower-cases to h or w.
+    hw = {chr(c) for c in np.flatnonzero(flags & cc.F_HW)}
+    assert hw == {c for c in map(chr, range(0x10000)) if low[ord(c)] in (ord("h"), ord("w"))}
+    assert {"h", "H", "w", "W"} <= hw and "ｈ" not in hw and "x" not in hw
 
 
 def test_layout_offsets_survive_embedded_breaks():
