@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from bpclf.charclass import (
     DIGIT,
@@ -1544,19 +1545,10 @@ def leaf_ranges(roots, left, right, is_leaf):
     return lo, hi, n_leaves
 
 
-_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_S58 = np.uint64(58)
-#: Position of the single set bit b of a uint64 from ((b * _DEBRUIJN) >> 58).
-DEBRUIJN_POSITIONS = np.zeros(64, dtype=np.int64)
-for _i in range(64):
-    DEBRUIJN_POSITIONS[((1 << _i) * 0x03F79D71B4CB0A89 % (1 << 64)) >> 58] = _i
-del _i
-
-
 @njit(cache=True)
 def masked_tree_scores(
     X, split_feature, split_threshold, split_tree, split_mask, leaf_value, leaf_start, used,
-    nodes, depths, missing_left, value, roots, base, positions, every,
+    nodes, depths, missing_left, value, roots, base, every,
 ):  # fmt: skip
     """The scores of :func:`tree_scores`, found by masking leaves instead of walking.
 
@@ -1564,7 +1556,9 @@ def masked_tree_scores(
     numbered left to right. A split a row does not take to the left (x > threshold)
     rules out the leaves of its left subtree: its mask clears their bits. After all
     splits, the lowest bit left is the leaf the walk would reach (QuickScorer, Lucchese
-    et al. 2015). Every split is applied to all rows of a block (:data:`MASK_BLOCK_ROWS`)
+    et al. 2015); one instruction finds it (count trailing zeros). A word is never 0:
+    the rightmost leaf is in no split's left subtree, and the bits above a tree's leaves
+    are never cleared. Every split is applied to all rows of a block (:data:`MASK_BLOCK_ROWS`)
     at once, without a branch, over a copy of the block's columns (one contiguous row of
     values per feature; only the ``used`` features, those some split reads), so the
     compiler vectorises the loop. Splits are sorted by feature, so a column stays in
@@ -1614,9 +1608,7 @@ def masked_tree_scores(
             bits = alive[t]
             leaves = leaf_value[leaf_start[t] :]
             for i in range(m):
-                v = np.uint64(bits[i])
-                lowest = v & (~v + _ONE)
-                score[i] += leaves[positions[(lowest * _DEBRUIJN) >> _S58]]
+                score[i] += leaves[trailing_zeros(bits[i])]
         out[b0 : b0 + m] = score[:m]
     return out
 

@@ -276,7 +276,7 @@ class TreeEnsemble:
         every index is in bounds, every tree is a proper tree and every walk ends in a
         leaf.
         """
-        from bpclf.kernels import DEBRUIJN_POSITIONS, masked_tree_scores, tree_scores
+        from bpclf.kernels import masked_tree_scores, tree_scores
 
         X = np.ascontiguousarray(self._check_X(X))
         nodes, depths = self.walk_arrays
@@ -285,7 +285,7 @@ class TreeEnsemble:
         if masks is None:
             return tree_scores(X, *walk)
         *splits, every = masks
-        return masked_tree_scores(X, *splits, *walk, DEBRUIJN_POSITIONS, every)
+        return masked_tree_scores(X, *splits, *walk, every)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(class 1) per row, shape (n_rows,): the logistic sigmoid of the raw score."""

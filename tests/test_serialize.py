@@ -160,7 +160,8 @@ def test_blocks_with_and_without_nan_match_sklearn(
 
 
 @pytest.mark.parametrize(
-    ("max_leaf_nodes", "word"), [(31, np.uint32), (48, np.uint64), (None, None)]
+    ("max_leaf_nodes", "word"),
+    [(31, np.uint32), (32, np.uint32), (48, np.uint64), (64, np.uint64), (None, None)],
 )
 def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
     """Trees of up to 32 / 64 leaves are scored by leaf masks in 32- / 64-bit words,
@@ -180,6 +181,8 @@ def test_leaf_masks_score_exactly_like_the_walk(max_leaf_nodes, word):
         assert masks is None
     else:
         assert masks[3].dtype == word and ens.mask_arrays is masks
+    if max_leaf_nodes in (32, 64):  # every bit of the word is a leaf
+        assert int(np.diff(np.append(ens.roots, ens.n_nodes)).max()) == 2 * max_leaf_nodes - 1
     rng = np.random.default_rng(6)
     Xt = rng.normal(scale=2.0, size=(3 * MASK_BLOCK_ROWS + 5, N_FEATURES))
     split = np.flatnonzero(~ens.is_leaf)
