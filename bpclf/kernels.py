@@ -607,10 +607,12 @@ def _count(cp, p, s, e, cls_table, flag_table, lower_table, slots, index):
 #: and punctuation mark, the call itself (ten arguments, a tuple back) was ~10% of the
 #: scanner's time. Inlining the other helpers measured no better, or worse.
 @njit(cache=True, _nrt=False, inline="always")
-def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes):
+def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes, plain_end):
     """(kind, end) of the token starting at p, or (-1, -1); (-2, q) when p starts a word
     that starts no token, q being the first place after p where one could (the word's
-    end, or where "http", "www" or a digit starts inside it).
+    end, or where "http", "www" or a digit starts inside it). ``plain_end`` >= 0: p
+    starts a word that ends there and inside which no token starts (known from the
+    statistics pass), so it is not walked.
 
     Kinds are tried in :data:`TOKEN_KINDS` order and the first that matches wins, as in
     a regex alternation scanned left to right (``re.finditer``): a position inside an
@@ -653,10 +655,13 @@ def _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, sha
     # caller would otherwise look for in a second walk over the word).
     t = p + 1
     inner = -1
-    while t < e and _rx_w(cls_table, cp[t]):
-        if inner < 0 and _inner_start(cp, t, e, flag_table, lower_table):
-            inner = t
-        t += 1
+    if plain_end >= 0:
+        t = plain_end
+    else:
+        while t < e and _rx_w(cls_table, cp[t]):
+            if inner < 0 and _inner_start(cp, t, e, flag_table, lower_table):
+                inner = t
+            t += 1
     skip = inner if inner >= 0 else t
     nxt = cp[t] if t < e else 0
     if nxt == 46 or nxt == 43 or nxt == 45 or nxt == 64:
@@ -722,14 +727,25 @@ def _inner_start(cp, p, e, flag_table, lower_table):
 
 
 @_helper
-def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, out_row):
+def _tokens(cp, s, e, cls_table, flag_table, lower_table, slots, index, shapes, words, out_row):
+    """Count the tokens of line [s, e) into ``out_row`` (:data:`TOKEN_KINDS` order).
+
+    ``words``: (starts, ends, plain, count) of the line's words from the statistics pass
+    (:func:`_char_stats`); a plain word is not walked again (count 0: every word is)."""
+    w_start, w_end, w_plain, m = words
+    k = 0
     p = s
     while p < e:
         c = cp[p]
         if _space(cls_table, c):
             p += 1
             continue
-        kind, end = _token_at(cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes)
+        while k < m and w_start[k] < p:
+            k += 1
+        plain_end = w_end[k] if k < m and w_start[k] == p and w_plain[k] else -1
+        kind, end = _token_at(
+            cp, p, s, e, cls_table, flag_table, lower_table, slots, index, shapes, plain_end
+        )
         if kind >= 0:
             out_row[kind] += 1.0
             p = end
@@ -801,13 +817,14 @@ def scan_batch(
     for i in range(n):
         longest = max(longest, ends[i] - starts[i])
     w_start, w_end, w_hash = _word_buffers(longest + 1)
+    w_plain = np.zeros(longest + 1, dtype=np.bool_)
 
     for i in range(n):
         s = starts[i]
         e = ends[i]
         row = stats[i]
         keys[i], m = _char_stats(
-            cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash
+            cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash, w_plain
         )
         # stopwords
         lang = line_sw_lang[i]
@@ -823,7 +840,8 @@ def scan_batch(
         out = (ph_count, ph_cover, ph_cat)
         _phrases_line(cp, cls_table, m, words, line_ph_lang[i], ph, max_phrase_words, i, out)
         toks = (tok_slots, tok_index, tok_shapes)
-        _tokens(cp, s, e, cls_table, flag_table, lower_table, *toks, tokens[i])
+        line_words = (w_start, w_end, w_plain, m)
+        _tokens(cp, s, e, cls_table, flag_table, lower_table, *toks, line_words, tokens[i])
     return stats, sw, ph_count, ph_cover, ph_cat[:, :n_categories], tokens, keys
 
 
@@ -934,15 +952,21 @@ def stopword_hits(cp, starts, ends, cls_table, lower_table, sw_slots, sw_index, 
 
 
 @_helper
-def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash):
+def _char_stats(
+    cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_end, w_hash, w_plain
+):  # fmt: skip
     """Fill ``row`` (STAT_NAMES order) for line [s, e); return the key of the normalised
     line (lower-case, each run of decimal digits one 0, runs of spaces one space, no
     leading or trailing space) for "this line already occurred on the page", and the
     number of words, whose starts, ends and hashes go to the arrays as :func:`_words`
     gives them. Key and words come from the same pass as the statistics: a separate
-    pass for either cost about as much as the statistics."""
+    pass for either cost about as much as the statistics. ``w_plain[k]``: word k has no
+    combining mark and, after its first character, no digit and nothing that lower-cases
+    to h or w, so it is one regex \\w word inside which no token can start (what the
+    token scanner would otherwise walk the word to find out, :func:`_tokens`)."""
     m = 0  # words of _words (with the underscore; the statistics' words are without it)
     in_word = False
+    odd = 0  # the current word's marks, and digits or h/w after its first character
     h = _OFFSET
     n_words = 0
     word_chars = 0
@@ -966,10 +990,14 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_en
                 w_start[m] = p
                 h = _OFFSET
                 in_word = True
+                odd = b & MARK
+            else:
+                odd |= (b & MARK) | (f & (F_HW | F_DEC))
             h = _mix(h, lc)
         elif in_word:
             w_end[m] = p
             w_hash[m] = h
+            w_plain[m] = odd == 0
             m += 1
             in_word = False
         if w:
@@ -1024,6 +1052,7 @@ def _char_stats(cp, s, e, cls_table, flag_table, lower_table, row, w_start, w_en
     if in_word:
         w_end[m] = e
         w_hash[m] = h
+        w_plain[m] = odd == 0
         m += 1
     row[0] = e - s
     row[1] = n_words

@@ -6,6 +6,7 @@ on hand-picked lines and on generated ones.
 """
 
 import re
+import unicodedata
 
 import numpy as np
 from hypothesis import given
@@ -41,14 +42,34 @@ def spec_counts(line: str) -> list[int]:
     return counts
 
 
-def scanner_counts(lines: list[str]) -> list[list[int]]:
+def _scan_tokens(lines: list[str], with_words: bool) -> list[list[int]]:
+    """Token counts of the scanner, told the words of the statistics pass (as in
+    scan_batch: plain words are not walked) or not (every word walked)."""
     cp, starts, ends = cc.layout(lines)
     slots, index, shapes = _token_table()
     out = np.zeros((len(lines), len(kernels.TOKEN_KINDS)))
-    tables = (cc.class_table(), cc.flag_table(), cc.lower_table(), slots, index, shapes)
+    chars = (cc.class_table(), cc.flag_table(), cc.lower_table())
+    row = np.zeros(kernels.N_STATS)
     for i in range(len(lines)):
-        kernels._tokens(cp, starts[i], ends[i], *tables, out[i])
+        *w, plain = _stats_words(cp, starts[i], ends[i], chars, row)
+        m = len(plain) if with_words else 0
+        words = (w[0], w[1], plain, m)
+        kernels._tokens(cp, starts[i], ends[i], *chars, slots, index, shapes, words, out[i])
     return out.astype(int).tolist()
+
+
+def _stats_words(cp, s, e, chars, row):
+    """The statistics pass's word starts, ends, hashes and plain flags of line [s, e)."""
+    size = e - s + 1
+    w = (*kernels._word_buffers(size), np.zeros(size, dtype=np.bool_))
+    _, m = kernels._char_stats(cp, s, e, *chars, row, *w)
+    return tuple(a[:m] for a in w)
+
+
+def scanner_counts(lines: list[str]) -> list[list[int]]:
+    counts = _scan_tokens(lines, with_words=True)
+    assert counts == _scan_tokens(lines, with_words=False)  # the walk finds the same
+    return counts
 
 
 LINES = [
@@ -63,6 +84,7 @@ LINES = [
     "Tel. 0800 123 456 78 — Fax: 0800-123-45-67",
     "inside words: whttp://a.b ahttps://q.c thewww.x.org XHTTP://Y.Z hhttp:// wwwwx www",
     "with the show, http, htt://, wwhat; ahttp; 12abc34 5678901234",
+    "marks: Cafe\u0301May 12, e\u0301www.x.org, a\u0301http://b.c, x\u0301\u0301 3 likes",
     "",
     "   ",
 ]
@@ -88,6 +110,7 @@ def test_every_month_and_currency_word_passes_the_shape_filter():
 _alphabet = st.sampled_from(
     list("0123456789 ..:/-+()@$€_aAmMpPwWhHtTxX\t")
     + ["May", "mai", "com", "www.", "http://", "Jan", "usd", "kr", "comments", "ответов", "é"]
+    + ["e\u0301", "\u0301", "٣", "Ｗ"]  # a combining mark inside or before a word, digits
 )
 
 
@@ -145,7 +168,8 @@ def test_line_keys_normalise_case_digits_and_spaces():
     cp, starts, ends = cc.layout(lines)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
     row = np.zeros(kernels.N_STATS)
-    words = kernels._word_buffers(len(cp) + 1)
+    size = len(cp) + 1
+    words = (*kernels._word_buffers(size), np.zeros(size, dtype=np.bool_))
     keys = [kernels._char_stats(cp, starts[i], ends[i], *tables, row, *words)[0] for i in range(4)]
     assert keys[0] == keys[1] != keys[2] and keys[3] != keys[0]
 
@@ -161,13 +185,27 @@ def _words_of(cp, s, e, tables, size):
 def test_statistics_pass_finds_the_words_of_words(line):
     # scan_batch takes the words for stopwords and phrases from the statistics pass:
     # they must be those _words gives (underscores and marks inside, digits, astral).
-    lines = [line, "use_only_cookies 12ab Ünïcode ’s", "", line + "x"]
+    lines = [line, "use_only_cookies 12ab Ünïcode ’s", "", line + "x", "a\u0301b w1 thaw x\u0301"]
     cp, starts, ends = cc.layout(lines)
     tables = (cc.class_table(), cc.flag_table(), cc.lower_table())
     row = np.zeros(kernels.N_STATS)
     size = len(cp) + 1
     for i in range(len(lines)):
-        w = kernels._word_buffers(size)
-        _, m = kernels._char_stats(cp, starts[i], ends[i], *tables, row, *w)
-        got = [(int(w[0][k]), int(w[1][k]), int(w[2][k])) for k in range(m)]
+        w_start, w_end, w_hash, plain = _stats_words(cp, starts[i], ends[i], tables, row)
+        got = [(int(a), int(b), int(h)) for a, b, h in zip(w_start, w_end, w_hash, strict=True)]
         assert got == _words_of(cp, starts[i], ends[i], tables, size)
+        text = cp.tobytes().decode("utf-32-le", "surrogatepass")
+        expected = [_plain(text[a:b]) for a, b in zip(w_start, w_end, strict=True)]
+        assert plain.tolist() == expected
+
+
+def _plain(word: str) -> bool:
+    """No combining mark, and after the first character no decimal digit and nothing
+    that lower-cases to h or w: no token can start inside the word."""
+    low = cc.lower_table()
+    if any(unicodedata.category(ch).startswith("M") for ch in word):
+        return False
+    return not any(  # the scanner's tables cover the BMP: astral digits are no digits
+        ord(ch) < 0x10000 and (ch.isdecimal() or low[ord(ch)] in (ord("h"), ord("w")))
+        for ch in word[1:]
+    )
