@@ -95,18 +95,32 @@ def dumps(obj: Any, *, spaced: bool = False) -> str:
     return _escape_unsafe(text)
 
 
-def dumps_lines(objs: Sequence[Any]) -> bytes:
+def dumps_lines(objs: Sequence[Any], *, arrays: bool = False) -> bytes:
     """The UTF-8 of ``dumps(obj) + "\\n"`` for every object, joined (a batch of output
-    records): one test for characters to escape for all of them, and no decoding."""
+    records): one test for characters to escape for all of them, and no decoding.
+
+    ``arrays``: the objects' values may be 1-D numpy arrays of numbers, written as the
+    lists they hold (by orjson directly: converting them to lists of Python numbers
+    first cost more than writing them)."""
     try:
-        parts = [orjson.dumps(obj) for obj in objs]
+        option = orjson.OPT_SERIALIZE_NUMPY if arrays else 0
+        parts = [orjson.dumps(obj, option=option) for obj in objs]
     except TypeError:
+        if arrays:
+            objs = [_listed(obj) for obj in objs]
         return "".join(dumps(obj) + "\n" for obj in objs).encode("utf-8")
     parts.append(b"")
     data = b"\n".join(parts)
     if not _has_unsafe(data):
         return data
     return "".join(_escaped(part) + "\n" for part in parts[:-1]).encode("utf-8")
+
+
+def _listed(obj: Any) -> Any:
+    """A record with its numpy array values as lists (for the ``json`` fallback)."""
+    if not isinstance(obj, dict):
+        return obj
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in obj.items()}
 
 
 def _escaped(data: bytes) -> str:

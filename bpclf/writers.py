@@ -92,17 +92,19 @@ def jsonl_utf8(preds: Sequence[Prediction]) -> bytes:
     if not preds:
         return b""
     proba = np.concatenate([np.asarray(p.proba, dtype=np.float64) for p in preds])
-    rounded = np.round(proba, PROBA_DIGITS).tolist()
+    rounded = np.round(proba, PROBA_DIGITS)
+    labels = np.concatenate([np.asarray(p.labels, dtype=np.int8) for p in preds])
     records = []
     start = 0
     for p in preds:
-        shown = _shown(p.page, np.asarray(p.labels, dtype=np.int64).tolist(), p.segments)
-        record = shown.to_record()
+        record = _shown(p.page, None, p.segments).to_record()
         stop = start + len(p.proba)
+        # Views of the batch's arrays: orjson writes them as the lists they hold.
+        record["boilerplate"] = labels[start:stop]
         record["boilerplate_proba"] = rounded[start:stop]
         records.append(record)
         start = stop
-    return dumps_lines(records)
+    return dumps_lines(records, arrays=True)
 
 
 def text_body(p: Prediction) -> str:

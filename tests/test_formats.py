@@ -1,11 +1,14 @@
 import json
 
+import numpy as np
 import pytest
 
 from bpclf.errors import DataError
 from bpclf.formats import (
     _UNSAFE_IN_JSON,
     _has_unsafe,
+    dumps,
+    dumps_lines,
     format_labelled,
     looks_labelled_text,
     page_json,
@@ -109,3 +112,23 @@ def test_unsafe_byte_test_matches_the_character_class():
             for text in (a + b, f"x{a}y{b}z", f"{a} {b}", "é" + a + "ü"):
                 data = text.encode("utf-8")
                 assert _has_unsafe(data) == bool(_UNSAFE_IN_JSON.search(text)), repr(text)
+
+
+def test_dumps_lines_writes_arrays_as_the_lists_they_hold():
+    proba = np.arange(10001) / 10000.0  # every value of four decimals
+    labels = (proba >= 0.5).astype(np.int8)
+    records = [
+        {"id": "a", "lines": ["x\u2028y"], "boilerplate": labels[:5], "boilerplate_proba": proba},
+        {"id": "b", "boilerplate": labels[5:9], "boilerplate_proba": proba[5:9]},
+    ]
+    listed = [
+        {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in r.items()} for r in records
+    ]
+    expected = "".join(dumps(r) + "\n" for r in listed).encode("utf-8")
+    assert dumps_lines(records, arrays=True) == expected == dumps_lines(listed)
+    assert b"\\u2028" in expected  # escaped as dumps escapes it
+    # What orjson refuses (an integer beyond 64 bits) goes through json, arrays as lists.
+    records[1]["n"] = 2**70
+    listed[1]["n"] = 2**70
+    expected = "".join(dumps(r) + "\n" for r in listed).encode("utf-8")
+    assert dumps_lines(records, arrays=True) == expected
