@@ -317,8 +317,8 @@ class FeatureExtractor:
         missing = [f for f in config.context_features if f not in self.base_names]
         if missing:
             raise ValueError(f"unknown context feature(s): {', '.join(missing)}")
-        self._ctx_index = [self.base_names.index(f) for f in config.context_features]
         # Derived once from the config and lexicon, read by every batch.
+        self._ctx_cols = self._columns(*config.context_features)
         self._appeal = np.array([c in config.appeal_categories for c in lexicon.categories], bool)
         self._global_cols = self._columns(
             "phrase_count", "short", "ends_terminal", "n_words", "empty", "stopword_share",
@@ -410,7 +410,7 @@ class FeatureExtractor:
         base = block(len(self.base_names))
         line_keys = self._base_features(lay, langs, base)
         glob = self._global_features(lay, base, langs, line_keys, block(len(_GLOBAL_NAMES)))
-        self._context_blocks(lay, base, block(len(self._offsets) * len(self._ctx_index)))
+        self._context_blocks(lay, base, block(len(self._offsets) * len(self._ctx_cols)))
         if self.config.page_profile:
             self._page_profile(lay, base, glob, block(len(PROFILE_NAMES)))
         if self.config.markup_features:
@@ -501,9 +501,8 @@ class FeatureExtractor:
 
         One block for all offsets (offset-major, as the feature names), from one compiled
         pass (:func:`bpclf.kernels.context_block`)."""
-        cols = np.array(self._ctx_index, dtype=np.int64)
         offsets = np.array(self._offsets, dtype=np.int64)
-        kernels.context_block(base, cols, offsets, lay.page_start, lay.page_len, out)
+        kernels.context_block(base, self._ctx_cols, offsets, lay.page_start, lay.page_len, out)
 
 
 PROFILE_NAMES = [

@@ -1214,6 +1214,22 @@ def _runs(flag, s, e, run_len, run_pos):
         r0 = r1
 
 
+_FIN1 = np.uint64(0xFF51AFD7ED558CCD)
+_FIN2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+
+
+@_helper
+def _bucket(h, bits):
+    """Top ``bits`` bits of the finalised hash (FNV's low bits mix poorly)."""
+    h ^= h >> _S33
+    h *= _FIN1
+    h ^= h >> _S33
+    h *= _FIN2
+    h ^= h >> _S33
+    return np.int64(h >> np.uint64(64 - bits))
+
+
 @_helper
 def _repetition(keys, empty, s, e, bits, slot_key, slot_page, slot_count, count, rank):
     """How often each line's key occurs in the page [s, e), and which copy the line is
@@ -1645,22 +1661,6 @@ def masked_tree_scores(
 # ------------------------------------------------------------- character n-grams
 
 
-_FIN1 = np.uint64(0xFF51AFD7ED558CCD)
-_FIN2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S33 = np.uint64(33)
-
-
-@_helper
-def _bucket(h, bits):
-    """Top ``bits`` bits of the finalised hash (FNV's low bits mix poorly)."""
-    h ^= h >> _S33
-    h *= _FIN1
-    h ^= h >> _S33
-    h *= _FIN2
-    h ^= h >> _S33
-    return np.int64(h >> np.uint64(64 - bits))
-
-
 @_helper
 def _ngram_char(cp, p, flag_table, lower_table):
     """A character as the n-gram model sees it: lower-cased, every decimal digit a 0."""
@@ -1695,8 +1695,10 @@ def _gram(key, shift, weights, out, n, record):
 def _line_ngrams(cp, s, e, cls_table, flag_table, lower_table, lo, hi, bits, weights, out, record):
     """(sum of the weights, number) of the character n-grams of line [s, e); with
     ``record`` their buckets also go to ``out`` (what fitting needs; scoring does not
-    store them, which cost about a fifth of its time). Fitting and scoring add the weights in
-    the same order, so a line's score while fitting is exactly its score later.
+    store them, which cost about a fifth of its time). Fitting and scoring add the weights
+    in the same order, so with float64 weights a line's score while fitting is exactly its
+    score later; quantised weights (bpclf.lexical) move it by ~1e-5, and the trees learn
+    from scores of the stored weights (:func:`bpclf.lexical.fit_out_of_fold`).
 
     Each whitespace-separated token is lower-cased, its digits made 0 and padded with a
     space on both sides (" posted "); every substring of it of length lo..hi (hi <= 5)
