@@ -384,3 +384,35 @@ def test_shards_parsed_as_bytes_read_what_decoded_text_reads(tiny_model, tmp_pat
     text, seen = outs[1]
     assert [json.loads(x)["id"] for x in text.splitlines()] == ["a", "b", "d"]
     assert sorted(line for _, line, _ in seen) == [4, 7, 8]  # "\x85", broken JSON, a BOM
+
+
+def _pipe_size(conn) -> int:
+    import fcntl
+
+    return fcntl.fcntl(conn.fileno(), fcntl.F_GETPIPE_SZ)
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes")
+def test_pool_pipes_are_widened_before_workers_start():
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        before = _pipe_size(pool._result_queue._reader)
+        parallel._widen_pipes(pool, size=4 * before)
+        for queue in (pool._call_queue, pool._result_queue):
+            # both ends are one pipe: widening through the reader widens the writer
+            assert _pipe_size(queue._reader) == _pipe_size(queue._writer) == 4 * before
+        assert pool.submit(len, b"x" * (3 * before)).result() == 3 * before
+
+
+def test_widening_is_only_a_speed_up(tmp_path):
+    """Where a pipe cannot be resized (here: not a pipe at all) or a pool has no such
+    queues, the pool is left as it is, without an error."""
+    from types import SimpleNamespace
+
+    path = tmp_path / "not-a-pipe"
+    path.write_bytes(b"data")
+    with path.open("rb") as fh:
+        pool = SimpleNamespace(_call_queue=SimpleNamespace(_reader=fh), _result_queue=None)
+        parallel._widen_pipes(pool)
+    assert path.read_bytes() == b"data"
