@@ -471,12 +471,19 @@ class BoilerplateClassifier:
         Work is done in chunks of about ``batch_lines`` lines (long pages in blocks of
         ``max_page_lines``); results do not depend on the chunking.
         """
+        flat = self.predict_proba_lines(pages, batch_lines)
+        if not pages:
+            return []
+        return np.split(flat, np.cumsum([len(p) for p in pages])[:-1])
+
+    def predict_proba_lines(self, pages: Sequence[Page], batch_lines: int = 50_000) -> np.ndarray:
+        """:meth:`predict_proba` as one array: the lines of all pages, in order (what a
+        writer of a whole batch needs, without an array per page)."""
         self._check_fitted()
-        out: list[list[np.ndarray]] = [[] for _ in pages]
         blocks = page_blocks(pages, self.config_.features.max_page_lines)
-        for chunk in batched(blocks, batch_lines, size=lambda item: len(item[1])):
-            self._predict_chunk(chunk, out)
-        return [np.concatenate(parts) if parts else np.zeros(0) for parts in out]
+        chunks = batched(blocks, batch_lines, size=lambda item: len(item[1]))
+        parts = [self._predict_chunk([block for _, block in chunk]) for chunk in chunks]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def transform(self, pages: Sequence[Page]) -> np.ndarray:
         """The feature matrix the trees see for ``pages`` (columns: ``feature_names_``),
@@ -492,17 +499,14 @@ class BoilerplateClassifier:
             X[:, X.shape[1] - n_lex :] = lexical_block(scores, [len(p) for p in pages], window)[0]
         return X
 
-    def _predict_chunk(self, chunk: list[tuple[int, Page]], out: list[list[np.ndarray]]) -> None:
-        blocks = [block for _, block in chunk]
+    def _predict_chunk(self, blocks: list[Page]) -> np.ndarray:
+        """Calibrated probabilities of the lines of ``blocks``, in order."""
         X = self.transform(blocks)
         proba = self.ensemble_.predict_proba(X)
         if self.second_pass_ is not None:
             X2 = self._second_pass_matrix(X, proba, [len(b) for b in blocks])
             proba = self.second_pass_.predict_proba(X2)
-        proba = self.calibration_(proba)
-        bounds = np.cumsum([len(b) for b in blocks])[:-1]
-        for (i, _), part in zip(chunk, np.split(proba, bounds), strict=True):
-            out[i].append(part)
+        return self.calibration_(proba)
 
     def operating_threshold(self, point: str) -> float:
         """The threshold of a named operating point (``balanced``, ``keep_more``,

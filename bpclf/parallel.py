@@ -558,8 +558,18 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     """Classify ``pages`` and put their output text and counts in ``result``."""
     from bpclf import api
-    from bpclf.writers import jsonl_utf8, render, text_body
+    from bpclf.writers import jsonl_batch_utf8, jsonl_utf8, render, text_body
 
+    if job.fmt == "jsonl" and not job.split_glued:
+        # The whole batch at once: one array of probabilities, no object per page.
+        proba = job.clf.predict_proba_lines(pages, job.batch_lines)
+        t = job.clf.threshold_ if job.threshold is None else job.threshold
+        labels = (proba >= t).astype(np.int8)
+        result.text = jsonl_batch_utf8(pages, labels, proba)
+        result.pages += len(pages)
+        result.lines += len(labels)
+        result.boilerplate += int(labels.sum())
+        return
     preds = api.predict(
         pages,
         job.clf,
@@ -573,7 +583,7 @@ def _render(pages: list[Page], job: _Job, result: _Result) -> None:
             result.pieces.append((p.page.id, text_body(p), n, b))
             _count(result, n, b)
         return
-    if job.fmt == "jsonl":
+    if job.fmt == "jsonl":  # with split_glued: the segments of each page
         done = list(preds)
         result.text = jsonl_utf8(done)
     else:

@@ -29,6 +29,7 @@ from bpclf.parallel import Rendered
 
 if TYPE_CHECKING:
     from bpclf.api import Prediction
+    from bpclf.pages import Page
 
 OUTPUT_FORMATS = ("text", "jsonl", "labeled", "parquet")
 T = TypeVar("T")
@@ -87,18 +88,29 @@ def render(preds: Iterable[Prediction], fmt: str) -> Iterator[tuple[Prediction, 
 
 def jsonl_utf8(preds: Sequence[Prediction]) -> bytes:
     """The ``jsonl`` output of ``preds`` as UTF-8: what :func:`render` gives, joined and
-    encoded, with the probabilities rounded and the records serialised for the whole
-    batch at once (a worker's batch of pages, bpclf.parallel)."""
+    encoded (:func:`jsonl_batch_utf8` over the predictions' pages)."""
     if not preds:
         return b""
     proba = np.concatenate([np.asarray(p.proba, dtype=np.float64) for p in preds])
-    rounded = np.round(proba, PROBA_DIGITS)
     labels = np.concatenate([np.asarray(p.labels, dtype=np.int8) for p in preds])
+    return jsonl_batch_utf8([p.page for p in preds], labels, proba, [p.segments for p in preds])
+
+
+def jsonl_batch_utf8(
+    pages: Sequence[Page],
+    labels: np.ndarray,
+    proba: np.ndarray,
+    segments: Sequence[list[dict | None] | None] | None = None,
+) -> bytes:
+    """The ``jsonl`` records of ``pages`` as UTF-8, given the labels (int8) and
+    probabilities of all their lines in order (a worker's batch, bpclf.parallel): the
+    probabilities rounded and the records serialised for the whole batch at once."""
+    rounded = np.round(proba, PROBA_DIGITS)
     records = []
     start = 0
-    for p in preds:
-        record = _shown(p.page, None, p.segments).to_record()
-        stop = start + len(p.proba)
+    for i, page in enumerate(pages):
+        record = _shown(page, None, segments[i] if segments else None).to_record()
+        stop = start + len(page.lines)
         # Views of the batch's arrays: orjson writes them as the lists they hold.
         record["boilerplate"] = labels[start:stop]
         record["boilerplate_proba"] = rounded[start:stop]

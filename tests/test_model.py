@@ -244,3 +244,14 @@ def test_models_with_float64_lexical_weights_still_load(pages, tmp_path):
         np.concatenate(loaded.predict_proba(held_out)),
         np.concatenate(model.predict_proba(held_out)),
     )
+
+
+def test_line_probabilities_are_the_pages_arrays_joined(tiny_model):
+    pages = [make_page("a", seed=3), Page("empty", []), make_page("b", "de", seed=4)]
+    per_page = tiny_model.predict_proba(pages)
+    assert [len(p) for p in per_page] == [len(p) for p in pages]
+    for batch_lines in (1, 7, 50_000):  # chunking changes nothing
+        flat = tiny_model.predict_proba_lines(pages, batch_lines)
+        np.testing.assert_array_equal(flat, np.concatenate(per_page))
+    assert tiny_model.predict_proba([]) == []
+    assert tiny_model.predict_proba_lines([]).shape == (0,)
