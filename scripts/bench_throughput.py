@@ -12,7 +12,8 @@ then times on this machine:
 
 Reports lines/s, MB/s and the ratios; absolute numbers are for information only (shared,
 noisy machines). Each timing is the best of ``--repeat`` rounds, the systems taking turns,
-so a slow moment of the machine does not fall on one of them only. `pip install datatrove
+so a slow moment of the machine does not fall on one of them only; ratios are given for
+the best rounds and as the median and range of each round's own ratio. `pip install datatrove
 regex justext` to include the peers.
 
     python scripts/bench_throughput.py [--lines 200000] [--model models/default.bpclf]
@@ -26,6 +27,7 @@ import glob
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -122,16 +124,30 @@ def time_justext(pages: list[dict], max_lines: int) -> tuple[float, int] | None:
     return time.perf_counter() - t0, done
 
 
-def best_of(repeat: int, *measures):
-    """The fastest of ``repeat`` rounds of each measure (``None`` stays ``None``), the
-    measures taking turns, so that a slow moment of a shared machine hits them alike."""
-    best = [None] * len(measures)
+def rounds(repeat: int, measures: dict) -> dict[str, list]:
+    """Every round's time of each measure (measures returning ``None`` are left out),
+    the measures taking turns, so that a slow moment of a shared machine hits them
+    alike and each round's ratios compare the systems under the same load."""
+    times: dict[str, list] = {name: [] for name in measures}
     for _ in range(repeat):
-        for i, measure in enumerate(measures):
+        for name, measure in measures.items():
             t = measure()
             if t is not None:
-                best[i] = t if best[i] is None else min(best[i], t)
-    return best
+                times[name].append(t)
+    return times
+
+
+def ratio_text(faster: list[float], slower: list[float], scale: float = 1.0, unit: str = "") -> str:
+    """``slower / faster`` (times, times ``scale``) of the best rounds, and the median and
+    range of the ratio within each round: on a noisy machine the per-round ratios say
+    how much of a difference is the machine's."""
+    best = scale * min(slower) / min(faster)
+    per_round = sorted(scale * s / f for f, s in zip(faster, slower, strict=True))
+    mid = statistics.median(per_round)
+    return (
+        f"{best:.2f}{unit} (rounds: median {mid:.2f}{unit}, "
+        f"{per_round[0]:.2f}-{per_round[-1]:.2f}{unit})"
+    )
 
 
 def main() -> int:
@@ -139,9 +155,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--model", default=None)
     ap.add_argument("--justext-lines", type=int, default=20_000)
-    ap.add_argument(
-        "--repeat", type=int, default=3, help="rounds of each timing, best kept (default 3)"
-    )
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (default 3)")
     args = ap.parse_args()
     model = bpclf.load_model(args.model)
     with tempfile.TemporaryDirectory() as d:
@@ -152,15 +166,20 @@ def main() -> int:
         print(f"input: {len(pages)} pages, {n} lines, {mb:.1f} MB; best of {args.repeat} rounds")
         model.predict_proba([bpclf.Page("warm", ["Warm up."])])
         time_bpclf(path, model, 1)  # first use of every kernel and of the output path
-        t1, t2, t2p, c4 = best_of(
-            args.repeat,
-            lambda: time_bpclf(path, model, 1),
-            lambda: time_bpclf(path, model, 2),
-            lambda: time_bpclf(path, model, 2, parent_reads=True),
-            lambda: time_c4(pages),
-        )
+        measures = {
+            "t1": lambda: time_bpclf(path, model, 1),
+            "t2": lambda: time_bpclf(path, model, 2),
+            "t2p": lambda: time_bpclf(path, model, 2, parent_reads=True),
+            "c4": lambda: time_c4(pages),
+            "jt": lambda: time_justext(pages, args.justext_lines),
+        }
+        times = rounds(args.repeat, measures)
+        t1, t2, t2p = min(times["t1"]), min(times["t2"]), min(times["t2p"])
         print(f"bpclf predict, 1 worker : {t1:7.2f}s {n / t1:9.0f} lines/s {mb / t1:6.2f} MB/s")
-        print(f"bpclf predict, 2 workers: {t2:7.2f}s {n / t2:9.0f} lines/s  scaling {t1 / t2:.2f}x")
+        print(
+            f"bpclf predict, 2 workers: {t2:7.2f}s {n / t2:9.0f} lines/s  scaling "
+            + ratio_text(times["t2"], times["t1"], unit="x")
+        )
         print(
             f"  2 workers, parent reads : {t2p:7.2f}s {n / t2p:9.0f} lines/s  scaling "
             f"{t1 / t2p:.2f}x (the layout before workers read their own shards)"
@@ -173,21 +192,22 @@ def main() -> int:
             f"{trees:.2f}s ({n / trees:.0f} lines/s, {model.ensemble_.n_trees} trees), reading, "
             f"batching and writing {rest:.2f}s"
         )
-        if c4 is None:
+        if not times["c4"]:
             print("datatrove C4QualityFilter: not installed")
         else:
+            c4 = min(times["c4"])
             print(
                 f"C4QualityFilter lines    : {c4:7.2f}s {n / c4:9.0f} lines/s  "
-                f"bpclf/C4 ratio {(n / t1) / (n / c4):.3f}"
+                f"bpclf/C4 ratio {ratio_text(times['t1'], times['c4'])}"
             )
-        (jt,) = best_of(args.repeat, lambda: time_justext(pages, args.justext_lines))
-        if jt is None:
+        if not times["jt"]:
             print("jusText: not installed")
         else:
-            secs, k = jt
+            k = times["jt"][0][1]
+            secs = [t for t, _ in times["jt"]]
             print(
-                f"jusText on lines         : {secs:7.2f}s {k / secs:9.0f} lines/s  "
-                f"bpclf/jusText ratio {(n / t1) / (k / secs):.2f}"
+                f"jusText on lines         : {min(secs):7.2f}s {k / min(secs):9.0f} lines/s  "
+                f"bpclf/jusText ratio {ratio_text(times['t1'], secs, scale=n / k, unit='x')}"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak:.0f} MB")
