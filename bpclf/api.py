@@ -252,7 +252,9 @@ class Prediction:
     def content_lines(self) -> list[str]:
         """The lines to keep; a split line contributes its content segments, one per line."""
         if self.segments is None:
-            return [line for line, lab in zip(self.page.lines, self.labels, strict=True) if not lab]
+            # tolist(): Python ints, not a numpy scalar per line
+            labels = np.asarray(self.labels).tolist()
+            return [line for line, lab in zip(self.page.lines, labels, strict=True) if not lab]
         out: list[str] = []
         for line, lab, seg in zip(self.page.lines, self.labels, self.segments, strict=True):
             if seg is None:

@@ -146,8 +146,19 @@ def _escape_unsafe(text: str) -> str:
 
 
 def printable(line: str) -> str:
-    """A line for plain-text output: lone surrogates become U+FFFD."""
-    return _SURROGATE.sub("\ufffd", line) if _SURROGATE.search(line) else line
+    """Text for plain-text output: lone surrogates become U+FFFD.
+
+    Whether there are any is asked of the string's ASCII flag, then of the UTF-8
+    encoder (which refuses only lone surrogates): both run at C speed, a regex search
+    for the surrogate range took ~4x as long as encoding.
+    """
+    if line.isascii():
+        return line
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", line)
+    return line
 
 
 class LineDecoder:

@@ -121,7 +121,8 @@ def jsonl_batch_utf8(
 
 def text_body(p: Prediction) -> str:
     """A page's content lines in ``text`` output (without the header of several pages)."""
-    return "".join(printable(line) + "\n" for line in p.content_lines)
+    # Lone surrogates are replaced in the joined text: one search per page, not per line.
+    return printable("".join([line + "\n" for line in p.content_lines]))
 
 
 def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, str]]:

@@ -14,6 +14,7 @@ from bpclf.formats import (
     page_json,
     parse_jsonl,
     parse_labelled_text,
+    printable,
 )
 from bpclf.pages import Page
 
@@ -132,3 +133,23 @@ def test_dumps_lines_writes_arrays_as_the_lists_they_hold():
     listed[1]["n"] = 2**70
     expected = "".join(dumps(r) + "\n" for r in listed).encode("utf-8")
     assert dumps_lines(records, arrays=True) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain ASCII",
+        "Grüße, € and 漢字 and 😀",
+        "half \ud800 surrogate",
+        "\udfffat the start",
+        "at the end\ud83d",
+        "a pair written as two escapes \ud83d\ude00 is two lone surrogates",
+    ],
+)
+def test_printable_replaces_exactly_the_lone_surrogates(text):
+    import re
+
+    expected = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    assert printable(text) == expected
+    printable(text).encode("utf-8")  # always encodable
