@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 
 from bpclf.errors import DataError
+from bpclf.kernels import has_unsafe_utf8
 from bpclf.pages import RESERVED_KEYS, Page, check_labels, page_from_record
 
 log = logging.getLogger("bpclf")
@@ -47,11 +48,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029]")
 _COMPACT = (",", ":")
-#: UTF-8 of DEL, U+2028 and U+2029, and of the C1 controls (U+0080-U+009F).
-_UNSAFE_UTF8 = (b"\x7f", "\u2028".encode(), "\u2029".encode())
-_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
-#: The ASCII bytes below DEL: none is part of an unsafe character's UTF-8.
-_SAFE_ASCII = bytes(range(0x7F))
 
 #: What a parser does with a bad record: raise (stop the run) or report it and go on.
 OnBadRecord = Callable[[DataError], None]
@@ -130,15 +126,9 @@ def _escaped(data: bytes) -> str:
 
 
 def _has_unsafe(data: bytes) -> bool:
-    """Whether valid UTF-8 ``data`` holds DEL, a C1 control, U+2028 or U+2029.
-
-    Searches for literal bytes run at memchr speed, a character-class regex over decoded
-    text does not; and they run over the non-ASCII bytes only (a few percent of most
-    text): deleting ASCII bytes joins whole characters, so no unsafe character appears or
-    disappears.
-    """
-    rest = data.translate(None, _SAFE_ASCII)
-    return any(b in rest for b in _UNSAFE_UTF8) or _C1_UTF8.search(rest) is not None
+    """Whether valid UTF-8 ``data`` holds DEL, a C1 control, U+2028 or U+2029
+    (:func:`bpclf.kernels.has_unsafe_utf8`: one compiled pass over the bytes)."""
+    return bool(has_unsafe_utf8(np.frombuffer(data, dtype=np.uint8)))
 
 
 def _escape_unsafe(text: str) -> str:

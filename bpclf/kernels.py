@@ -1844,3 +1844,32 @@ def ngram_train(
                 g2[h] += grad * grad
                 w[h] -= learning_rate * grad / np.sqrt(g2[h] + 1e-12)
     return w, b
+
+
+# ---------------------------------------------------------------------- output bytes
+
+
+@_helper
+def _unsafe_at(b0, b1, b2):
+    """Whether the UTF-8 bytes b0 b1 b2 start DEL, a C1 control (U+0080-U+009F:
+    C2 80-9F) or U+2028/U+2029 (E2 80 A8/A9)."""
+    c1 = (b0 == 0xC2) & (b1 < 0xA0)
+    sep = (b0 == 0xE2) & (b1 == 0x80) & ((b2 | 1) == 0xA9)
+    return (b0 == 0x7F) | c1 | sep
+
+
+@njit(cache=True)
+def has_unsafe_utf8(data):
+    """Whether valid UTF-8 bytes (a uint8 array) hold DEL, a C1 control, U+2028 or
+    U+2029: what JSON output escapes (bpclf.formats). In valid UTF-8, C2 and E2 are
+    only ever lead bytes, so matching their byte patterns anywhere is exact. The loop
+    has no early exit so that it is vectorised: all of a batch's output in ~0.1 ns a
+    byte, a tenth of deleting the ASCII bytes and searching the rest."""
+    n = len(data)
+    hit = False
+    for i in range(n - 2):
+        hit |= _unsafe_at(data[i], data[i + 1], data[i + 2])
+    for i in range(max(n - 2, 0), n):  # the last two bytes, without reading past the end
+        b1 = data[i + 1] if i + 1 < n else 0
+        hit |= _unsafe_at(data[i], b1, 0)
+    return hit

@@ -115,6 +115,15 @@ def test_unsafe_byte_test_matches_the_character_class():
                 assert _has_unsafe(data) == bool(_UNSAFE_IN_JSON.search(text)), repr(text)
 
 
+def test_unsafe_byte_test_on_random_texts():
+    rng = np.random.default_rng(7)
+    pool = list("ab \x7e\x7f\x80\x85\x9f\xa0\xc2é€…\u2026\u2027\u2028\u2029\u202a") + ["😀"]
+    assert not _has_unsafe(b"")
+    for _ in range(3000):
+        text = "".join(rng.choice(pool, size=rng.integers(0, 12)))
+        assert _has_unsafe(text.encode("utf-8")) == bool(_UNSAFE_IN_JSON.search(text)), repr(text)
+
+
 def test_dumps_lines_writes_arrays_as_the_lists_they_hold():
     proba = np.arange(10001) / 10000.0  # every value of four decimals
     labels = (proba >= 0.5).astype(np.int8)
