@@ -1638,6 +1638,9 @@ def masked_tree_scores(
             _walk_block(X, b0, m, True, nodes, depths, missing_left, value, roots, at, out)
             continue
         alive[:, :] = every
+        # A batch's last block is partial: its rows rounded up to whole vectors (the
+        # rows past m hold stale values whose results are never read).
+        span = rows if m == rows else min(rows, (m + 7) // 8 * 8)
         for k in range(len(split_threshold)):
             thr = split_threshold[k]
             f = split_feature[k]
@@ -1646,7 +1649,7 @@ def masked_tree_scores(
             mask = split_mask[k]
             bits = alive[split_tree[k]]
             x = cols[f]
-            for i in range(rows):
+            for i in range(span):
                 bits[i] &= mask if x[i] > thr else every
         score[:m] = out[b0 : b0 + m]
         for t in range(n_trees):
