@@ -126,10 +126,11 @@ def _lexical_sentence(meta: dict) -> str:
     lex = meta["config"].get("lexical") or {}
     if not lex.get("enabled"):
         return "."
+    stored = ", stored as 16-bit integers times one scale" if lex.get("quantize") else ""
     return (
         f", and a learned lexical score: a logistic regression over the hashed character "
         f"{lex['ngram_min']}-{lex['ngram_max']}-grams of each word ({2 ** lex['hash_bits']} "
-        f"weights), whose out-of-fold scores of the line and its neighbours "
+        f"weights{stored}), whose out-of-fold scores of the line and its neighbours "
         f"(±{lex['window']}) the trees see."
     )
 
