@@ -558,17 +558,28 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     """Classify ``pages`` and put their output text and counts in ``result``."""
     from bpclf import api
-    from bpclf.writers import jsonl_batch_utf8, jsonl_utf8, render, text_body
+    from bpclf.writers import content_text, jsonl_batch_utf8, jsonl_utf8, render, text_body
 
-    if job.fmt == "jsonl" and not job.split_glued:
+    if job.fmt in ("jsonl", "text") and not job.split_glued:
         # The whole batch at once: one array of probabilities, no object per page.
         proba = job.clf.predict_proba_lines(pages, job.batch_lines)
         t = job.clf.threshold_ if job.threshold is None else job.threshold
         labels = (proba >= t).astype(np.int8)
-        result.text = jsonl_batch_utf8(pages, labels, proba)
         result.pages += len(pages)
         result.lines += len(labels)
         result.boilerplate += int(labels.sum())
+        if job.fmt == "jsonl":
+            result.text = jsonl_batch_utf8(pages, labels, proba)
+            return
+        sizes = np.fromiter(map(len, pages), dtype=np.int64, count=len(pages))
+        ends = np.cumsum(sizes)
+        marked = np.concatenate(([0], np.cumsum(labels, dtype=np.int64)))
+        per_page = (marked[ends] - marked[ends - sizes]).tolist()
+        keep = (labels == 0).tolist()
+        rows = zip(pages, ends.tolist(), sizes.tolist(), per_page, strict=True)
+        for page, stop, n, b in rows:
+            body = content_text(itertools.compress(page.lines, keep[stop - n : stop]))
+            result.pieces.append((page.id, body, n, b))
         return
     preds = api.predict(
         pages,

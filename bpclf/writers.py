@@ -121,8 +121,13 @@ def jsonl_batch_utf8(
 
 def text_body(p: Prediction) -> str:
     """A page's content lines in ``text`` output (without the header of several pages)."""
-    # Lone surrogates are replaced in the joined text: one search per page, not per line.
-    return printable("".join([line + "\n" for line in p.content_lines]))
+    return content_text(p.content_lines)
+
+
+def content_text(lines: Iterable[str]) -> str:
+    """Lines as ``text`` output writes them: each ended by a newline, lone surrogates
+    replaced (in the joined text: one search per page, not per line)."""
+    return printable("".join([line + "\n" for line in lines]))
 
 
 def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, str]]:

@@ -59,6 +59,30 @@ def test_workers_render_the_same_bytes_as_one_process(tiny_model, corpus, fmt):
         assert got == expected, (jobs, shard_bytes)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_odd_pages_render_the_same_in_shards(tiny_model, tmp_path, fmt):
+    """Empty pages, one-line pages, lone surrogates and one-page shards: a worker's
+    whole-batch rendering writes what the per-page writers write."""
+    pages = [
+        {"id": "empty", "lines": []},
+        {"id": "one", "lines": ["Home"]},
+        {"id": "half \ud800", "lines": ["a \ud800 b", "The council met on Tuesday to vote."]},
+        *[p.to_record() for p in make_pages(5)],
+        {"id": "last", "lines": [""]},
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(dumps(r) + "\n" for r in pages), encoding="utf-8")
+    expected = serial([path], tiny_model, fmt)
+    assert "\ufffd" in expected or fmt != "text"  # the lone surrogate, replaced
+    counts = write_predictions(api.predict([path], tiny_model), io.StringIO(), fmt)
+    assert counts.pages == len(pages) and 0 < counts.boilerplate < counts.lines
+    for jobs, shard_bytes in ((1, 1), (2, 1), (1, 1 << 20)):
+        got = sharded([path], tiny_model, fmt, jobs=jobs, shard_bytes=shard_bytes)
+        assert got == expected, (jobs, shard_bytes)
+        chunks = api.predict_text([path], tiny_model, fmt, jobs=jobs, shard_bytes=shard_bytes)
+        assert write_rendered(chunks, io.StringIO()) == counts  # the summary line's counts
+
+
 def test_ids_of_pages_without_one_name_their_line(tiny_model, corpus):
     out = sharded([corpus], tiny_model, "jsonl", jobs=2, shard_bytes=100)
     lines = corpus.read_text().split("\n")
