@@ -379,11 +379,33 @@ def _outputs(results: Iterable[_Result], fmt: str) -> Iterator[Rendered]:
         for r in results:
             yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
         return
-    from bpclf.writers import join_text_pages
+    from bpclf.writers import text_page
 
-    pieces = ((piece, piece[0], piece[1]) for r in results for piece in r.pieces)
-    for (_, _, n, b), text in join_text_pages(pieces):
-        yield Rendered(text, 1, n, b)
+    many, results = _several_pages(iter(results))
+    done = 0  # pages written
+    for r in results:
+        if r.text:  # several pages, rendered by the worker (see _render)
+            if done:
+                yield Rendered(b"\n")
+            yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
+            done += r.pages
+            continue
+        for page_id, body, n, b in r.pieces:
+            yield Rendered(text_page(page_id, body, first=not done) if many else body, 1, n, b)
+            done += 1
+
+
+def _several_pages(results: Iterator[_Result]) -> tuple[bool, Iterator[_Result]]:
+    """Whether the results hold more than one page between them (``text`` output then
+    has page headers), and the unchanged stream."""
+    head: list[_Result] = []
+    pages = 0
+    for r in results:
+        head.append(r)
+        pages += r.pages
+        if pages >= 2:
+            break
+    return pages >= 2, itertools.chain(head, results)
 
 
 def _results(
@@ -558,7 +580,14 @@ def _parse_shard(shard: _Shard, job: _Job, result: _Result) -> list[Page]:
 def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     """Classify ``pages`` and put their output text and counts in ``result``."""
     from bpclf import api
-    from bpclf.writers import content_text, jsonl_batch_utf8, jsonl_utf8, render, text_body
+    from bpclf.writers import (
+        content_text,
+        jsonl_batch_utf8,
+        jsonl_utf8,
+        render,
+        text_body,
+        text_page,
+    )
 
     if job.fmt in ("jsonl", "text") and not job.split_glued:
         # The whole batch at once: one array of probabilities, no object per page.
@@ -580,6 +609,13 @@ def _render(pages: list[Page], job: _Job, result: _Result) -> None:
         for page, stop, n, b in rows:
             body = content_text(itertools.compress(page.lines, keep[stop - n : stop]))
             result.pieces.append((page.id, body, n, b))
+        if len(result.pieces) >= 2:
+            # Then the output has several pages for sure: rendered here, with their
+            # headers, as UTF-8 (the parent only adds the blank line before the first).
+            pieces = enumerate(result.pieces)
+            texts = [text_page(page_id, body, first=not k) for k, (page_id, body, _, _) in pieces]
+            result.text = "".join(texts).encode("utf-8")
+            result.pieces = []
         return
     preds = api.predict(
         pages,

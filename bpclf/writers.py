@@ -135,9 +135,13 @@ def join_text_pages(pieces: Iterable[tuple[T, str, str]]) -> Iterator[tuple[T, s
     is introduced by a ``==> id <==`` header and pages are separated by a blank line."""
     many, pieces = _peek_many(iter(pieces))
     for i, (item, page_id, body) in enumerate(pieces):
-        if many:
-            body = ("\n" if i else "") + f"==> {printable(page_id)} <==\n" + body
-        yield item, body
+        yield item, (text_page(page_id, body, first=not i) if many else body)
+
+
+def text_page(page_id: str, body: str, *, first: bool) -> str:
+    """A page of ``text`` output with several pages: its ``==> id <==`` header and body,
+    after a blank line unless it is the first page."""
+    return ("" if first else "\n") + f"==> {printable(page_id)} <==\n" + body
 
 
 def write_predictions(preds: Iterable[Prediction], out: IO[str], fmt: str) -> WriteStats:

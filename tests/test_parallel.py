@@ -76,7 +76,7 @@ def test_odd_pages_render_the_same_in_shards(tiny_model, tmp_path, fmt):
     assert "\ufffd" in expected or fmt != "text"  # the lone surrogate, replaced
     counts = write_predictions(api.predict([path], tiny_model), io.StringIO(), fmt)
     assert counts.pages == len(pages) and 0 < counts.boilerplate < counts.lines
-    for jobs, shard_bytes in ((1, 1), (2, 1), (1, 1 << 20)):
+    for jobs, shard_bytes in ((1, 1), (2, 1), (1, 1 << 20), (2, 150), (1, 400)):
         got = sharded([path], tiny_model, fmt, jobs=jobs, shard_bytes=shard_bytes)
         assert got == expected, (jobs, shard_bytes)
         chunks = api.predict_text([path], tiny_model, fmt, jobs=jobs, shard_bytes=shard_bytes)
