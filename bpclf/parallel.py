@@ -57,6 +57,11 @@ if TYPE_CHECKING:
 #: measured the same on 2 cores; docs/performance.md).
 SHARD_BYTES = 256 << 10
 
+#: The same for a run in one process, where no worker waits for another's last task:
+#: bigger tasks spread each batch's fixed costs (numpy calls, cold tables) over more
+#: lines (+2-3% end to end against 256 KB; 4 MB was slower: docs/performance.md).
+SHARD_BYTES_ALONE = 1 << 20
+
 #: Capacity asked for the pool's task and result pipes (Linux; the default is 64 KB): a
 #: shard or its output then fits whole, so the side that writes it goes on without
 #: waiting for the other to read it piece by piece. Halved the workers' idle time
@@ -351,7 +356,8 @@ def rendered_inputs(
     ``options``: ``threshold``, ``jobs`` (0: one per core), ``batch_lines``,
     ``split_glued``, the reading options of :func:`bpclf.readers.read_pages`
     (``input_format``, ``text_field``, ``id_field``, ``split``, ``on_error``,
-    ``skipped``), and ``shard_bytes`` (default :data:`SHARD_BYTES`), the raw JSONL sent
+    ``skipped``), and ``shard_bytes`` (default :data:`SHARD_BYTES`, in one process
+    :data:`SHARD_BYTES_ALONE`), the raw JSONL sent
     to a worker per task. Not for models with corpus statistics, which read their input
     twice.
     """
@@ -439,7 +445,9 @@ def _results(
         on_error="stop" if skip is None else "skip",
         skipped=skip,
     )
-    shard_bytes = SHARD_BYTES if shard_bytes is None else shard_bytes
+    if shard_bytes is None:
+        alone = (jobs or os.cpu_count() or 1) <= 1
+        shard_bytes = SHARD_BYTES_ALONE if alone else SHARD_BYTES
     tasks = _tasks(inputs, skip, batch_lines, shard_bytes, read)
     return _checked(_in_order(_render_task, tasks, jobs, job), skip)
 

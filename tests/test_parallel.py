@@ -440,3 +440,19 @@ def test_widening_is_only_a_speed_up(tmp_path):
         pool = SimpleNamespace(_call_queue=SimpleNamespace(_reader=fh), _result_queue=None)
         parallel._widen_pipes(pool)
     assert path.read_bytes() == b"data"
+
+
+@pytest.mark.parametrize(("jobs", "expected"), [(1, "SHARD_BYTES_ALONE"), (2, "SHARD_BYTES")])
+def test_default_shards_are_bigger_in_one_process(tiny_model, corpus, monkeypatch, jobs, expected):
+    seen = []
+    real = parallel.raw_shards
+
+    def spy(head, fh, source, shard_bytes):
+        seen.append(shard_bytes)
+        return real(head, fh, source, shard_bytes)
+
+    monkeypatch.setattr(parallel, "raw_shards", spy)
+    got = sharded([corpus], tiny_model, "jsonl", jobs=jobs)
+    assert seen == [getattr(parallel, expected)]
+    assert parallel.SHARD_BYTES_ALONE > parallel.SHARD_BYTES
+    assert got == serial([corpus], tiny_model, "jsonl")
