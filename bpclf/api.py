@@ -211,7 +211,7 @@ def evaluate(
 ) -> Evaluation:
     """Score a model (and the built-in baselines) on labelled pages."""
     clf = load_model(model)
-    t = clf.threshold_ if threshold is None else threshold
+    t = clf.decision_threshold(threshold)
     y, proba, char_len, langs, sources = [], [], [], [], []
     base_pred: dict[str, list[np.ndarray]] = {name: [] for name in BASELINES}
     pages = model_pages(clf.config_, data, require_labels=True, **read_options)
@@ -283,7 +283,7 @@ def predict(
     line is content when one of its segments is, and the prediction carries the segments.
     """
     clf = load_model(model)
-    t = clf.threshold_ if threshold is None else threshold
+    t = clf.decision_threshold(threshold)
     pages = model_pages(clf.config_, data, require_labels=False, **read_options)
     if not split_glued:
         batches = batched(pages, batch_lines)

@@ -523,10 +523,14 @@ class BoilerplateClassifier:
             )
         return self.operating_points_[point]
 
+    def decision_threshold(self, threshold: float | None = None) -> float:
+        """The threshold lines are labelled at: the given one, else the model's own."""
+        self._check_fitted()
+        return self.threshold_ if threshold is None else threshold
+
     def predict(self, pages: Sequence[Page], threshold: float | None = None) -> list[np.ndarray]:
         """0/1 labels per line (1 = boilerplate), at the model's or the given threshold."""
-        self._check_fitted()
-        t = self.threshold_ if threshold is None else threshold
+        t = self.decision_threshold(threshold)
         return [(p >= t).astype(np.int8) for p in self.predict_proba(pages)]
 
     def feature_importances(self) -> np.ndarray:

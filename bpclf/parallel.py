@@ -313,8 +313,9 @@ class _Result:
     """A task's output, and what the parent has to report about it, in order."""
 
     index: int = 0
-    #: labeled: the text of all pages, jsonl: its UTF-8; text: (page id, body, lines,
-    #: boilerplate) in ``pieces``.
+    #: labeled: the text of all pages, jsonl: its UTF-8; text: the UTF-8 of two or more
+    #: pages with their headers (:func:`_render`), else (page id, body, lines,
+    #: boilerplate) of each page in ``pieces``.
     text: str | bytes = ""
     pieces: list[tuple[str, str, int, int]] = field(default_factory=list)
     pages: int = 0
@@ -380,7 +381,9 @@ def _pages_only(results: Iterable[Any], failed: list[_Failed] | None = None) -> 
 
 def _outputs(results: Iterable[_Result], fmt: str) -> Iterator[Rendered]:
     """The output of the results: as they are (``jsonl``, ``labeled``) or, for ``text``,
-    one page per item with the headers of several pages added."""
+    with the headers of several pages: a result the worker rendered whole goes out as
+    one item after the blank line that separates it from earlier pages, the others one
+    page per item."""
     if fmt != "text":
         for r in results:
             yield Rendered(r.text, r.pages, r.lines, r.boilerplate)
@@ -600,8 +603,7 @@ def _render(pages: list[Page], job: _Job, result: _Result) -> None:
     if job.fmt in ("jsonl", "text") and not job.split_glued:
         # The whole batch at once: one array of probabilities, no object per page.
         proba = job.clf.predict_proba_lines(pages, job.batch_lines)
-        t = job.clf.threshold_ if job.threshold is None else job.threshold
-        labels = (proba >= t).astype(np.int8)
+        labels = (proba >= job.clf.decision_threshold(job.threshold)).astype(np.int8)
         result.pages += len(pages)
         result.lines += len(labels)
         result.boilerplate += int(labels.sum())
