@@ -40,6 +40,16 @@ def position_bucket(i: int, n: int) -> str:
     return "start (first 10%)" if r < 0.1 else "end (last 10%)" if r > 0.9 else "middle"
 
 
+def page_kind(labels) -> str:
+    """How the annotators labelled the page as a whole: mistakes on pages judged as a
+    whole (a listing or forum page all boilerplate) call for other evidence than mistakes
+    on mixed pages (an article with its menus)."""
+    share = sum(labels) / max(len(labels), 1)
+    if share >= 0.95:
+        return "page >= 95% boilerplate"
+    return "page >= 95% content" if share <= 0.05 else "mixed page"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)
@@ -97,6 +107,23 @@ def main() -> int:
     ]
     for pos in sorted(by_pos):
         out.append(f"| {pos} | {by_pos[pos]} | {err_pos[pos] / by_pos[pos]:.3f} |")
+    out += [
+        "",
+        "## Mistakes by how the page was labelled as a whole",
+        "",
+        "| page | pages | lines | mistakes | share of all mistakes | rate |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    kinds = [page_kind(p.labels) for p in cv.pages]
+    errs_all = sum(1 for r in rows if r[3] != r[4])
+    for kind in sorted(set(kinds)):
+        n_pages = kinds.count(kind)
+        lines = [r for r in rows if kinds[r[0]] == kind]
+        wrong = sum(1 for r in lines if r[3] != r[4])
+        out.append(
+            f"| {kind} | {n_pages} | {len(lines)} | {wrong} | "
+            f"{wrong / max(errs_all, 1):.3f} | {wrong / max(len(lines), 1):.3f} |"
+        )
     rng = random.Random(0)
     for kind, test in KINDS.items():
         hits = [r for r in rows if test(r[2], r[3], r[4])]
