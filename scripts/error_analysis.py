@@ -50,6 +50,64 @@ def page_kind(labels) -> str:
     return "page >= 95% content" if share <= 0.05 else "mixed page"
 
 
+def gold_runs(labels) -> list[tuple[int, int]]:
+    """(start, end) of each run of equal gold labels on a page."""
+    runs, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
+def block_table(cv, rows) -> list[str]:
+    """Mistakes by where they sit in the annotators' blocks (runs of equal gold labels):
+    at a block's edge (the model places a boundary a line off), inside a block the model
+    mostly gets right, or in a block it mostly gets wrong (the whole block misjudged)."""
+    wrong = {(r[0], r[1]) for r in rows if r[3] != r[4]}
+    counts = {"edge line of a block": 0, "inside, block mostly right": 0}
+    counts["inside, block mostly wrong"] = 0
+    whole = 0
+    by_len: Counter = Counter()  # (length bucket, mostly wrong) -> mistakes
+    for pi, page in enumerate(cv.pages):
+        for start, end in gold_runs(page.labels):
+            bad = [i for i in range(start, end) if (pi, i) in wrong]
+            mostly_wrong = len(bad) > (end - start) / 2
+            whole += len(bad) if mostly_wrong else 0
+            by_len[(length_bucket(end - start), mostly_wrong)] += len(bad)
+            for i in bad:
+                inner = end - start > 2 and start < i < end - 1
+                key = "edge line of a block" if not inner else "inside, block mostly right"
+                counts["inside, block mostly wrong" if inner and mostly_wrong else key] += 1
+    total = max(len(wrong), 1)
+    out = [
+        "",
+        "## Mistakes by where they sit in the annotators' blocks",
+        "",
+        "A block is a run of lines with the same gold label.",
+        "",
+        "| where | mistakes | share |",
+        "| --- | --- | --- |",
+    ]
+    out += [f"| {k} | {v} | {v / total:.3f} |" for k, v in counts.items()]
+    out += ["", f"Mistakes in blocks that are mostly wrong (edges included): {whole / total:.3f}"]
+    out += [
+        "",
+        "| block length (lines) | mistakes in blocks mostly right | in blocks mostly wrong |",
+        "| --- | --- | --- |",
+    ]
+    for b in LENGTH_BUCKETS:
+        out.append(f"| {b} | {by_len[(b, False)]} | {by_len[(b, True)]} |")
+    return out
+
+
+LENGTH_BUCKETS = ("1", "2-4", "5-19", "20+")
+
+
+def length_bucket(n: int) -> str:
+    return "1" if n == 1 else "2-4" if n <= 4 else "5-19" if n < 20 else "20+"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)
@@ -124,6 +182,7 @@ def main() -> int:
             f"| {kind} | {n_pages} | {len(lines)} | {wrong} | "
             f"{wrong / max(errs_all, 1):.3f} | {wrong / max(len(lines), 1):.3f} |"
         )
+    out += block_table(cv, rows)
     rng = random.Random(0)
     for kind, test in KINDS.items():
         hits = [r for r in rows if test(r[2], r[3], r[4])]
