@@ -92,6 +92,11 @@ class ModelConfig:
     )
     #: Per-source sample weights (pages whose ``source`` is listed); others weigh 1.
     source_weights: dict[str, float] = field(default_factory=dict)
+    #: Lines of a page of n lines weigh n ** -page_weight_power (0: every line alike; 1:
+    #: every page alike), rescaled to the total the source weights give, so that a few
+    #: very long pages (forum threads, listings of hundreds of lines) do not set the
+    #: conventions.
+    page_weight_power: float = 0.0
     #: Map scores to calibrated probabilities (Platt scaling on the validation split).
     calibrate: bool = True
     #: Operating points stored in the model (chosen on the validation split):
@@ -210,6 +215,8 @@ def config_from_dict(
         raise UsageError(
             "features.context_window/max_distance/short_line_words out of range", source=source
         )
+    if model.page_weight_power < 0:
+        raise UsageError("model.page_weight_power must be >= 0", source=source)
     if model.second_pass_folds < 2 or model.second_pass_window < 0:
         raise UsageError(
             "model.second_pass_folds must be >= 2, second_pass_window >= 0", source=source
@@ -255,11 +262,15 @@ def config_from_dict(
 
 #: Settings added after models were first shipped, with the value that reproduces how a
 #: model whose stored config lacks them was trained (no lexical score, no depth limit,
-#: always the refit path).
+#: always the refit path, lines weighed alike).
 _FORMERLY = {
     "features": {"page_profile": False},
     "lexical": {"enabled": False, "quantize": False},
-    "model": {"max_depth": 0, "large_data_lines": 0},
+    "model": {
+        "max_depth": 0,
+        "large_data_lines": 0,
+        "page_weight_power": 0.0,
+    },
 }
 
 

@@ -135,6 +135,13 @@ def _lexical_sentence(meta: dict) -> str:
     )
 
 
+def _weight_clause(cfg: dict) -> str:
+    power = cfg.get("page_weight_power") or 0
+    if not power:
+        return ""
+    return f"; a line of a page of n lines weighs n^-{power:g} (rescaled to mean 1)"
+
+
 def card(
     model, pages, dropped, extra, cv, results, appeal, minutes, holdout=None, spread=()
 ) -> str:
@@ -180,8 +187,8 @@ def card(
         f"{cfg['learning_rate']}, max leaf nodes {cfg['max_leaf_nodes']}, max depth "
         f"{cfg.get('max_depth') or 'unlimited'}, min samples per leaf "
         f"{cfg['min_samples_leaf']}, class weight {cfg['class_weight']}, seed "
-        f"{cfg['random_state']}.",
-        f"- Probabilities: calibrated by Platt scaling on the validation split "
+        f"{cfg['random_state']}{_weight_clause(cfg)}.",
+        "- Probabilities: calibrated by Platt scaling on the validation split "
         f"(a={meta['calibration']['a']:.3f}, b={meta['calibration']['b']:.3f}); expected "
         f"calibration error there {meta['validation_metrics'].get('ece', float('nan')):.3f}.",
         f"- Decision threshold: {model.threshold_:.3f} (best F1 on the validation split; "

@@ -42,6 +42,7 @@ def test_relative_paths_resolve_next_to_the_config(tmp_path):
         ("[model]\nlarge_data_learning_rate = 0\n", "large_data_learning_rate must be positive"),
         ("[model]\nlarge_data_max_iter = 0\n", "large_data_max_iter must be at least 1"),
         ("[model]\nsource_weights = {a = -1}\n", "positive numbers"),
+        ("[model]\npage_weight_power = -0.5\n", "page_weight_power must be >= 0"),
         ("[model\n", "cannot read config"),
     ],
 )
@@ -71,3 +72,16 @@ def test_stored_configs_from_before_the_lexical_score_disable_it():
     assert stored_config(Config().to_dict(), source="m").lexical.enabled is True
     with pytest.raises(UsageError, match="hash_bits"):
         stored_config({**Config().to_dict(), "lexical": {"hash_bits": 40}}, source="m")
+
+
+def test_stored_configs_from_before_page_weights_weigh_lines_alike():
+    """A model trained before page weights existed is retrained (`train --init`) the way
+    it was trained: every line alike."""
+    from bpclf.config import stored_config
+
+    old = Config().to_dict()
+    del old["model"]["page_weight_power"]
+    assert stored_config(old, source="m").model.page_weight_power == 0.0
+    new = Config().to_dict()
+    new["model"]["page_weight_power"] = 0.5
+    assert stored_config(new, source="m").model.page_weight_power == 0.5

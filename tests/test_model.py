@@ -255,3 +255,20 @@ def test_line_probabilities_are_the_pages_arrays_joined(tiny_model):
         np.testing.assert_array_equal(flat, np.concatenate(per_page))
     assert tiny_model.predict_proba([]) == []
     assert tiny_model.predict_proba_lines([]).shape == (0,)
+
+
+def test_line_weights_balance_long_and_short_pages():
+    from bpclf.model import line_weights
+
+    pages = [Page("long", ["x"] * 16, source="a"), Page("short", ["y"] * 4, source="b")]
+    assert line_weights(pages, {}).tolist() == [1.0] * 20
+    # every page alike: the long page's lines weigh a quarter of the short page's
+    w = line_weights(pages, {}, 1.0)
+    assert np.isclose(w[:16].sum(), w[16:].sum()) and np.isclose(w.mean(), 1.0)
+    # square root: page totals in the ratio sqrt(16) : sqrt(4)
+    w = line_weights(pages, {}, 0.5)
+    assert np.isclose(w[:16].sum() / w[16:].sum(), 2.0) and np.isclose(w.sum(), 20.0)
+    # source weights still multiply, and the total stays what they give
+    w = line_weights(pages, {"b": 3.0}, 1.0)
+    assert np.isclose(w[16:].sum(), 3 * w[:16].sum()) and np.isclose(w.sum(), 16 + 12)
+    assert line_weights([Page("e", [])], {}, 0.5).tolist() == []
