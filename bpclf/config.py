@@ -96,7 +96,12 @@ class ModelConfig:
     #: every page alike), rescaled to the total the source weights give, so that a few
     #: very long pages (forum threads, listings of hundreds of lines) do not set the
     #: conventions.
-    page_weight_power: float = 0.0
+    page_weight_power: float = 0.5
+    #: Threshold, calibration and operating points from out-of-fold predictions of all
+    #: training pages (this many folds grouped by page, each fold's trees grown to the
+    #: early-stopped count: this many more fits) instead of the validation split's fifth
+    #: of the pages (0). Not on the large-data path.
+    threshold_folds: int = 4
     #: Map scores to calibrated probabilities (Platt scaling on the validation split).
     calibrate: bool = True
     #: Operating points stored in the model (chosen on the validation split):
@@ -217,6 +222,8 @@ def config_from_dict(
         )
     if model.page_weight_power < 0:
         raise UsageError("model.page_weight_power must be >= 0", source=source)
+    if model.threshold_folds < 0 or model.threshold_folds == 1:
+        raise UsageError("model.threshold_folds must be 0 (off) or at least 2", source=source)
     if model.second_pass_folds < 2 or model.second_pass_window < 0:
         raise UsageError(
             "model.second_pass_folds must be >= 2, second_pass_window >= 0", source=source
@@ -262,7 +269,7 @@ def config_from_dict(
 
 #: Settings added after models were first shipped, with the value that reproduces how a
 #: model whose stored config lacks them was trained (no lexical score, no depth limit,
-#: always the refit path, lines weighed alike).
+#: always the refit path, lines weighed alike, threshold from the validation split).
 _FORMERLY = {
     "features": {"page_profile": False},
     "lexical": {"enabled": False, "quantize": False},
@@ -270,6 +277,7 @@ _FORMERLY = {
         "max_depth": 0,
         "large_data_lines": 0,
         "page_weight_power": 0.0,
+        "threshold_folds": 0,
     },
 }
 

@@ -43,6 +43,7 @@ def test_relative_paths_resolve_next_to_the_config(tmp_path):
         ("[model]\nlarge_data_max_iter = 0\n", "large_data_max_iter must be at least 1"),
         ("[model]\nsource_weights = {a = -1}\n", "positive numbers"),
         ("[model]\npage_weight_power = -0.5\n", "page_weight_power must be >= 0"),
+        ("[model]\nthreshold_folds = 1\n", "threshold_folds must be 0"),
         ("[model\n", "cannot read config"),
     ],
 )
@@ -76,12 +77,13 @@ def test_stored_configs_from_before_the_lexical_score_disable_it():
 
 def test_stored_configs_from_before_page_weights_weigh_lines_alike():
     """A model trained before page weights existed is retrained (`train --init`) the way
-    it was trained: every line alike."""
+    it was trained: every line alike, threshold from the validation split."""
     from bpclf.config import stored_config
 
     old = Config().to_dict()
     del old["model"]["page_weight_power"]
-    assert stored_config(old, source="m").model.page_weight_power == 0.0
-    new = Config().to_dict()
-    new["model"]["page_weight_power"] = 0.5
-    assert stored_config(new, source="m").model.page_weight_power == 0.5
+    del old["model"]["threshold_folds"]
+    model = stored_config(old, source="m").model
+    assert model.page_weight_power == 0.0 and model.threshold_folds == 0
+    new = stored_config(Config().to_dict(), source="m").model
+    assert new.page_weight_power == 0.5 and new.threshold_folds == 4

@@ -272,3 +272,20 @@ def test_line_weights_balance_long_and_short_pages():
     w = line_weights(pages, {"b": 3.0}, 1.0)
     assert np.isclose(w[16:].sum(), 3 * w[:16].sum()) and np.isclose(w.sum(), 16 + 12)
     assert line_weights([Page("e", [])], {}, 0.5).tolist() == []
+
+
+def test_threshold_from_out_of_fold_predictions(pages):
+    cfg = tiny_config()
+    folds = replace(cfg, model=replace(cfg.model, threshold_folds=3, second_pass=False))
+    plain = replace(cfg, model=replace(cfg.model, threshold_folds=0, second_pass=False))
+    model = BoilerplateClassifier(folds).fit(pages)
+    base = BoilerplateClassifier(plain).fit(pages)
+    # every training page is scored, not only the validation split's
+    assert model.meta_["validation_metrics"]["pages"] == len(pages)
+    assert base.meta_["validation_metrics"]["pages"] < len(pages)
+    assert "threshold_out_of_fold" in model.fit_seconds_
+    assert "threshold_out_of_fold" not in base.fit_seconds_
+    # the same trees: only the threshold and calibration come from elsewhere
+    X = base.transform(pages[:3])
+    np.testing.assert_array_equal(model.ensemble_.predict_proba(X), base.ensemble_.predict_proba(X))
+    assert 0 < model.threshold_ < 1

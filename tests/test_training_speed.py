@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bpclf.model import BoilerplateClassifier
+from bpclf.model import BoilerplateClassifier, line_weights
 from bpclf.serialize import TreeEnsemble
 
 from .conftest import make_pages, tiny_config
@@ -39,7 +39,7 @@ def _early_stopped_reference(cfg, pages, large: bool):
         min(cfg.model.max_iter, cfg.model.large_data_max_iter) if large else cfg.model.max_iter
     )
     hgb = ref._estimator(early_stopping=True, max_iter=max_iter)
-    w = np.ones(len(y))
+    w = line_weights(pages, cfg.model.source_weights, cfg.model.page_weight_power)
     hgb.fit(X[tr], y[tr], sample_weight=w[tr], X_val=X[va], y_val=y[va], sample_weight_val=w[va])
     return hgb, X
 
