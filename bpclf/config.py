@@ -100,11 +100,12 @@ class ModelConfig:
     #: Threshold, calibration and operating points from out-of-fold predictions of all
     #: training pages (this many folds grouped by page, each fold's trees grown to the
     #: early-stopped count: this many more fits) instead of the validation split's fifth
-    #: of the pages (0). Not on the large-data path.
+    #: of the pages (0). Not on the large-data path nor with ``second_pass``.
     threshold_folds: int = 4
-    #: Map scores to calibrated probabilities (Platt scaling on the validation split).
+    #: Map scores to calibrated probabilities (Platt scaling on the predictions the
+    #: threshold is chosen on: see ``threshold_folds``).
     calibrate: bool = True
-    #: Operating points stored in the model (chosen on the validation split):
+    #: Operating points stored in the model (chosen on the same predictions):
     #: "keep more" keeps at least this share of content lines ...
     keep_more_content_recall: float = 0.98
     #: ... and "remove more" removes at least this share of boilerplate lines.

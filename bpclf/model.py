@@ -379,10 +379,12 @@ class BoilerplateClassifier:
         n_iter: int,
         n_folds: int | None = None,
     ) -> np.ndarray:
-        """First-pass probabilities of every line from models that never saw its page.
+        """First-pass probabilities of every line from models that never saw its page
+        (``n_folds``, default ``second_pass_folds``, folds grouped by page).
 
         The second pass must learn from predictions like those it will get on new pages;
-        in-fold predictions would be overconfident.
+        in-fold predictions would be overconfident. The threshold and the calibration
+        (``threshold_folds``) are chosen on them for the same reason.
         """
         mcfg = self.config_.model
         n_folds = n_folds or mcfg.second_pass_folds

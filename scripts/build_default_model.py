@@ -139,7 +139,7 @@ def _weight_clause(cfg: dict) -> str:
     power = cfg.get("page_weight_power") or 0
     if not power:
         return ""
-    return f"; a line of a page of n lines weighs n^-{power:g} (rescaled to mean 1)"
+    return f"; a line of a page of n lines weighs n^-{power:g} (rescaled to the same total)"
 
 
 def _where(cfg: dict) -> str:
