@@ -8,7 +8,7 @@ models/README.md (model card with the cross-validated metrics of the same recipe
 check on the hand-written appeal pages data/appeal-page-*.jsonl, which are never trained
 on).
 
-    python scripts/build_default_model.py            # model + card, 4 fold seeds (~37 min)
+    python scripts/build_default_model.py            # model + card, 4 fold seeds (~26 min)
     python scripts/build_default_model.py --check    # rebuild and compare with the shipped file
     python scripts/build_default_model.py --holdout-json F  # card with HTML numbers (see card)
 """
